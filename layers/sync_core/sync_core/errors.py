@@ -1,0 +1,81 @@
+"""The hub's error tree: services raise these; API functions map them to HTTP once (sync_core.http)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+class SyncHubError(Exception):
+    """Base of every error the hub raises on purpose."""
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class NotFoundError(SyncHubError):
+    """An entity, record or case that does not exist."""
+
+
+class ValidationFailedError(SyncHubError):
+    """Input that breaks a business rule; `field` names what was wrong."""
+
+    def __init__(self, message: str, *, field: str | None = None, **details: Any) -> None:
+        super().__init__(message, field=field, **details)
+        self.field = field
+
+
+class StaleVersionError(SyncHubError):
+    """A write based on a version that is no longer current (optimistic locking)."""
+
+    def __init__(self, message: str, *, expected: int | None = None, current: int | None = None) -> None:
+        super().__init__(message, expected=expected, current=current)
+        self.expected = expected
+        self.current = current
+
+
+class AlreadyExistsError(SyncHubError):
+    """A create for a key that is already taken."""
+
+
+class InvalidTransitionError(SyncHubError):
+    """A workflow action that the current status does not allow."""
+
+    def __init__(self, message: str, *, status: str, allowed_actions: Sequence[str]) -> None:
+        super().__init__(message, status=status, allowed_actions=list(allowed_actions))
+        self.status = status
+        self.allowed_actions = list(allowed_actions)
+
+
+class InvalidReasonError(SyncHubError):
+    """A reason that the target status does not allow."""
+
+    def __init__(self, message: str, *, status: str, reason: str | None, allowed_reasons: Sequence[str]) -> None:
+        super().__init__(message, status=status, reason=reason, allowed_reasons=list(allowed_reasons))
+        self.status = status
+        self.reason = reason
+        self.allowed_reasons = list(allowed_reasons)
+
+
+class RetryableError(SyncHubError):
+    """A failure that may succeed later (throttling, lock contention, 5xx, timeouts)."""
+
+    def __init__(self, message: str, *, code: str | None = None, retry_after_seconds: float | None = None, **details: Any) -> None:
+        super().__init__(message, code=code, retry_after_seconds=retry_after_seconds, **details)
+        self.code = code
+        self.retry_after_seconds = retry_after_seconds
+
+
+class PermanentError(SyncHubError):
+    """A failure that no retry will fix (validation, missing field, deleted entity); goes to the error log."""
+
+    def __init__(self, message: str, *, code: str | None = None, fields: Sequence[str] = (), **details: Any) -> None:
+        super().__init__(message, code=code, fields=list(fields), **details)
+        self.code = code
+        self.fields = list(fields)
+
+
+class BudgetExhaustedError(RetryableError):
+    """The hub's share of the Salesforce API allocation is spent: defer the work, never drop it."""
