@@ -20,11 +20,24 @@ class NotFoundError(SyncHubError):
 
 
 class ValidationFailedError(SyncHubError):
-    """Input that breaks a business rule; `field` names what was wrong."""
+    """Input that breaks a business rule; `field` (or `errors`, one per field) names what was wrong."""
 
-    def __init__(self, message: str, *, field: str | None = None, **details: Any) -> None:
-        super().__init__(message, field=field, **details)
+    def __init__(
+        self,
+        message: str,
+        *,
+        field: str | None = None,
+        errors: Sequence[dict[str, str]] = (),
+        **details: Any,
+    ) -> None:
+        errors = list(errors) or ([{"field": field, "reason": message}] if field else [])
+        super().__init__(message, field=field, errors=errors, **details)
         self.field = field
+        self.errors = errors
+
+
+class OperationNotAllowedError(SyncHubError):
+    """A request that this resource never accepts (e.g. writing a case outside the case workflow)."""
 
 
 class StaleVersionError(SyncHubError):
@@ -62,7 +75,9 @@ class InvalidReasonError(SyncHubError):
 class RetryableError(SyncHubError):
     """A failure that may succeed later (throttling, lock contention, 5xx, timeouts)."""
 
-    def __init__(self, message: str, *, code: str | None = None, retry_after_seconds: float | None = None, **details: Any) -> None:
+    def __init__(
+        self, message: str, *, code: str | None = None, retry_after_seconds: float | None = None, **details: Any
+    ) -> None:
         super().__init__(message, code=code, retry_after_seconds=retry_after_seconds, **details)
         self.code = code
         self.retry_after_seconds = retry_after_seconds

@@ -1,0 +1,1 @@
+"""API Gateway glue shared by the API functions: errors to responses, caller identity, preconditions."""

@@ -1,0 +1,223 @@
+"""Records and sync state in DynamoDB: a record and its state are always written in one transaction."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from sync_core.adapters.dynamodb.codec import decode_cursor, deserialize_item, encode_cursor, serialize_item
+from sync_core.domain.entities import EntityName
+from sync_core.domain.records import HubRecord, Page
+from sync_core.domain.sync_state import SyncState
+from sync_core.errors import AlreadyExistsError, NotFoundError, StaleVersionError, ValidationFailedError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+_KEY_NAMES = {"pk", "sk"}
+
+
+def _key(entity: EntityName, record_id: str) -> dict[str, Any]:
+    return {"pk": {"S": entity.value}, "sk": {"S": record_id}}
+
+
+def record_to_item(record: HubRecord) -> dict[str, Any]:
+    return serialize_item(
+        {
+            "pk": record.entity.value,
+            "sk": record.id,
+            "version": record.version,
+            "fields": record.fields,
+            "created_at": record.created_at.isoformat(),
+            "updated_at": record.updated_at.isoformat(),
+            "updated_by": record.updated_by,
+        }
+    )
+
+
+def record_from_item(item: dict[str, Any]) -> HubRecord:
+    plain = deserialize_item(item)
+    return HubRecord.model_validate({**plain, "entity": plain["pk"], "id": plain["sk"]})
+
+
+def state_to_item(state: SyncState) -> dict[str, Any]:
+    plain = state.model_dump(mode="json")
+    return serialize_item(
+        {
+            **plain,
+            "pk": state.entity.value,
+            "sk": state.record_id,
+            # Sparse GSI keys: only linked records appear in by_salesforce_id.
+            "sf_id": state.external_ref,
+            "status_key": f"{state.entity.value}#{state.status.value}",
+        }
+    )
+
+
+def state_from_item(item: dict[str, Any]) -> SyncState:
+    return SyncState.model_validate(deserialize_item(item))
+
+
+class DynamoRecordStore:
+    """RecordStore on the records table and the sync state table."""
+
+    def __init__(self, client: DynamoDBClient, *, records_table: str, sync_state_table: str) -> None:
+        self._client = client
+        self._records_table = records_table
+        self._state_table = sync_state_table
+
+    def get(self, entity: EntityName, record_id: str) -> HubRecord | None:
+        answer = self._client.get_item(TableName=self._records_table, Key=_key(entity, record_id), ConsistentRead=True)
+        item = answer.get("Item")
+        return record_from_item(item) if item else None
+
+    def list(self, entity: EntityName, *, limit: int, cursor: str | None) -> Page[HubRecord]:
+        request: dict[str, Any] = {
+            "TableName": self._records_table,
+            "KeyConditionExpression": "pk = :entity",
+            "ExpressionAttributeValues": {":entity": {"S": entity.value}},
+            "Limit": limit,
+        }
+        start = decode_cursor(cursor, expected_keys=_KEY_NAMES)
+        if start is not None:
+            if start["pk"] != {"S": entity.value}:
+                raise ValidationFailedError("cursor belongs to another listing", field="cursor")
+            request["ExclusiveStartKey"] = start
+        answer = self._client.query(**request)
+        return Page[HubRecord](
+            items=[record_from_item(item) for item in answer.get("Items", [])],
+            next_cursor=encode_cursor(answer.get("LastEvaluatedKey")),
+        )
+
+    def create(self, record: HubRecord, state: SyncState) -> None:
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._records_table,
+                            "Item": record_to_item(record),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {"Put": {"TableName": self._state_table, "Item": state_to_item(state)}},
+                ]
+            )
+        except ClientError as exc:
+            if _condition_failed(exc):
+                raise AlreadyExistsError(f"{record.entity.value} {record.id} already exists") from exc
+            raise
+
+    def replace(self, record: HubRecord, state: SyncState, *, expected_version: int) -> None:
+        self._write_conditionally(
+            record.entity,
+            record.id,
+            {
+                "Put": {
+                    "TableName": self._records_table,
+                    "Item": record_to_item(record),
+                    "ConditionExpression": "attribute_exists(pk) AND version = :expected",
+                    "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
+                }
+            },
+            state,
+            expected_version,
+        )
+
+    def delete(self, entity: EntityName, record_id: str, state: SyncState, *, expected_version: int) -> None:
+        self._write_conditionally(
+            entity,
+            record_id,
+            {
+                "Delete": {
+                    "TableName": self._records_table,
+                    "Key": _key(entity, record_id),
+                    "ConditionExpression": "attribute_exists(pk) AND version = :expected",
+                    "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
+                }
+            },
+            state,
+            expected_version,
+        )
+
+    def _write_conditionally(
+        self,
+        entity: EntityName,
+        record_id: str,
+        record_write: dict[str, Any],
+        state: SyncState,
+        expected_version: int,
+    ) -> None:
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    record_write,  # type: ignore[list-item]
+                    {"Put": {"TableName": self._state_table, "Item": state_to_item(state)}},
+                ]
+            )
+        except ClientError as exc:
+            if not _condition_failed(exc):
+                raise
+            current = self.get(entity, record_id)
+            if current is None:
+                raise NotFoundError(f"{entity.value} {record_id} does not exist") from exc
+            raise StaleVersionError(
+                f"{entity.value} {record_id} is at version {current.version}, not {expected_version}",
+                expected=expected_version,
+                current=current.version,
+            ) from exc
+
+
+class DynamoSyncStateStore:
+    """SyncStateStore on the sync state table (GSI by_salesforce_id)."""
+
+    def __init__(self, client: DynamoDBClient, *, sync_state_table: str) -> None:
+        self._client = client
+        self._table = sync_state_table
+
+    def get(self, entity: EntityName, record_id: str) -> SyncState | None:
+        answer = self._client.get_item(TableName=self._table, Key=_key(entity, record_id), ConsistentRead=True)
+        item = answer.get("Item")
+        return state_from_item(item) if item else None
+
+    def find_by_salesforce_id(self, entity: EntityName, salesforce_id: str) -> SyncState | None:
+        answer = self._client.query(
+            TableName=self._table,
+            IndexName="by_salesforce_id",
+            KeyConditionExpression="sf_id = :sf_id",
+            ExpressionAttributeValues={":sf_id": {"S": salesforce_id}},
+        )
+        for item in answer.get("Items", []):
+            state = state_from_item(item)
+            if state.entity is entity:
+                return state
+        return None
+
+
+class DynamoSequenceStore:
+    """SequenceStore on the sync config table: an atomic counter per sequence name."""
+
+    def __init__(self, client: DynamoDBClient, *, sync_config_table: str) -> None:
+        self._client = client
+        self._table = sync_config_table
+
+    def next_value(self, name: str) -> int:
+        answer = self._client.update_item(
+            TableName=self._table,
+            Key={"pk": {"S": "SEQUENCE"}, "sk": {"S": name}},
+            UpdateExpression="ADD current_value :one",
+            ExpressionAttributeValues={":one": {"N": "1"}},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(answer["Attributes"]["current_value"]["N"])
+
+
+def _condition_failed(exc: ClientError) -> bool:
+    error = exc.response.get("Error", {})
+    if error.get("Code") == "ConditionalCheckFailedException":
+        return True
+    reasons = exc.response.get("CancellationReasons", [])
+    return error.get("Code") == "TransactionCanceledException" and any(
+        reason.get("Code") == "ConditionalCheckFailed" for reason in reasons
+    )

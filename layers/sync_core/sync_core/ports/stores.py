@@ -1,0 +1,54 @@
+"""Storage ports for hub records, their sync state and numbering sequences."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from sync_core.domain.entities import EntityName
+from sync_core.domain.records import HubRecord, Page
+from sync_core.domain.sync_state import SyncState
+
+
+class RecordStore(Protocol):
+    """Hub records and their sync state, written together in one transaction."""
+
+    def get(self, entity: EntityName, record_id: str) -> HubRecord | None:
+        """The record, or None when it does not exist."""
+        ...
+
+    def list(self, entity: EntityName, *, limit: int, cursor: str | None) -> Page[HubRecord]:
+        """Records of one entity in id order, a page at a time (cursor from the previous page)."""
+        ...
+
+    def create(self, record: HubRecord, state: SyncState) -> None:
+        """Insert a new record with its state; AlreadyExistsError if the id is taken."""
+        ...
+
+    def replace(self, record: HubRecord, state: SyncState, *, expected_version: int) -> None:
+        """Write a new version; StaleVersionError unless the stored version is expected_version."""
+        ...
+
+    def delete(self, entity: EntityName, record_id: str, state: SyncState, *, expected_version: int) -> None:
+        """Remove the record and keep its state (operation Delete); StaleVersionError on a version mismatch."""
+        ...
+
+
+class SyncStateStore(Protocol):
+    """Per-record sync state, also found by Salesforce id."""
+
+    def get(self, entity: EntityName, record_id: str) -> SyncState | None: ...
+
+    def find_by_salesforce_id(self, entity: EntityName, salesforce_id: str) -> SyncState | None: ...
+
+
+class SequenceStore(Protocol):
+    """Numbering sequences (Case ID, record ids): each call returns a value never returned before."""
+
+    def next_value(self, name: str) -> int: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
