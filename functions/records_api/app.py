@@ -60,11 +60,11 @@ def _service() -> RecordsService:
     return build_records_service(get_settings())
 
 
-def _record_response(record: HubRecord, status: HTTPStatus = HTTPStatus.OK) -> Response[Any]:
+def _record_response(record: HubRecord, status: HTTPStatus = HTTPStatus.OK) -> Response[HubRecord]:
     return Response(
         status_code=status.value,
         content_type=content_types.APPLICATION_JSON,
-        body=record.model_dump_json(),
+        body=record,
         headers={"ETag": etag(record.version)},
     )
 
