@@ -39,7 +39,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(VENV)/.installed
-	$(VENV)/bin/mypy layers/sync_core/sync_core functions local
+	$(VENV)/bin/mypy layers/sync_core/sync_core functions local tools
 
 lint-imports: $(VENV)/.installed
 	PYTHONPATH=layers/sync_core:. $(VENV)/bin/lint-imports
@@ -59,7 +59,7 @@ bench: $(VENV)/.installed
 	$(PY) -m benchmarks
 
 openapi: $(VENV)/.installed
-	$(PY) -m tools.openapi --write
+	PYTHONPATH=layers/sync_core:. $(PY) -m tools.openapi --write
 
 lock: $(VENV)/.installed
 	$(PY) -m pip freeze --exclude-editable | grep -v '^pip==' > constraints.txt
