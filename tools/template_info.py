@@ -17,7 +17,8 @@ TEMPLATE = REPO / "template.yaml"
 @cache
 def template() -> dict[str, Any]:
     """template.yaml with short-form tags (!Ref, !GetAtt ...) turned into their long form."""
-    return json.loads(json.dumps(load_cfn_yaml(str(TEMPLATE))))
+    loaded: dict[str, Any] = json.loads(json.dumps(load_cfn_yaml(str(TEMPLATE))))
+    return loaded
 
 
 @dataclass(frozen=True)
@@ -44,5 +45,5 @@ def api_routes() -> list[ApiRoute]:
 
 def function_module(logical_id: str) -> str:
     """The import path of a function's handler module, e.g. functions.records_api.app."""
-    code_uri = template()["Resources"][logical_id]["Properties"]["CodeUri"].strip("/")
+    code_uri = str(template()["Resources"][logical_id]["Properties"]["CodeUri"]).strip("/")
     return code_uri.replace("/", ".") + ".app"
