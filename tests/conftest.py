@@ -60,13 +60,14 @@ def load_event(name: str) -> dict[str, Any]:
 def _fresh_settings_and_clients() -> Iterator[None]:
     """Settings and boto3 clients are cached per container; each test starts from its own environment."""
     from sync_core.adapters.aws import clear_clients
+    from sync_core.adapters.idempotency import idempotency_persistence
     from sync_core.config import get_settings
 
-    get_settings.cache_clear()
-    clear_clients()
+    for clear in (get_settings.cache_clear, clear_clients, idempotency_persistence.cache_clear):
+        clear()
     yield
-    get_settings.cache_clear()
-    clear_clients()
+    for clear in (get_settings.cache_clear, clear_clients, idempotency_persistence.cache_clear):
+        clear()
 
 
 @pytest.fixture(autouse=True)

@@ -7,13 +7,14 @@ from http import HTTPStatus
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
 from sync_core.adapters.factories import build_records_service
+from sync_core.adapters.idempotency import run_idempotently
 from sync_core.config import get_settings
 from sync_core.domain.entities import ENTITY_MODELS, EntityFields, EntityName
 from sync_core.domain.records import HubRecord, Page
@@ -29,6 +30,10 @@ register_error_handlers(app)
 
 Limit = Annotated[int, Query(ge=1, le=100, description="Page size")]
 Cursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="idempotency-key", description="Makes a retried create safe: the same key returns the first answer"),
+]
 SalesforceId = Annotated[
     str | None,
     Query(
@@ -106,10 +111,24 @@ def _register_entity_routes(entity: EntityName, model: type[EntityFields] | None
 
         return
 
-    def create_record(body: EntityFields) -> Response[HubRecord]:
-        record = _service().create_record(entity, body.model_dump(mode="json"), actor=_caller())
-        metrics.add_metric(name="RecordCreated", unit=MetricUnit.Count, value=1)
-        return _record_response(record, HTTPStatus.CREATED)
+    def create_record(body: EntityFields, idempotency_key: IdempotencyKey = None) -> Response[HubRecord]:
+        data = body.model_dump(mode="json")
+        caller = _caller()
+
+        def create() -> dict[str, Any]:
+            record = _service().create_record(entity, data, actor=caller)
+            metrics.add_metric(name="RecordCreated", unit=MetricUnit.Count, value=1)
+            return record.model_dump(mode="json")
+
+        stored = run_idempotently(
+            create,
+            idempotency_key=idempotency_key,
+            scope=f"records.create.{entity.value}",
+            caller=caller,
+            request_payload=data,
+            context=app.lambda_context,
+        )
+        return _record_response(HubRecord.model_validate(stored), HTTPStatus.CREATED)
 
     def replace_record(record_id: str, body: EntityFields) -> Response[HubRecord]:
         record = _service().update_record(

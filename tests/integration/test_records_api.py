@@ -247,3 +247,27 @@ def test_every_entity_round_trips(api: Any, entity: str, fields: dict[str, Any])
     for key, value in fields.items():
         if not isinstance(value, list):
             assert read.body["fields"][key] == value
+
+
+def test_idempotency_key_makes_a_retried_create_return_the_first_record(api: Any) -> None:
+    # Given
+    headers = {"Idempotency-Key": "create-acme-1"}
+    first = request(api, "POST", "/records/Account", body={"name": "Acme"}, headers=headers)
+    # When
+    retry = request(api, "POST", "/records/Account", body={"name": "Acme"}, headers=headers)
+    other = request(api, "POST", "/records/Account", body={"name": "Acme"}, headers={"Idempotency-Key": "other"})
+    # Then
+    assert first.status == retry.status == 201
+    assert retry.body == first.body
+    assert other.body["id"] != first.body["id"]
+    listed = request(api, "GET", "/records/Account").body["items"]
+    assert len(listed) == 2
+
+
+def test_idempotency_key_reused_with_another_body_is_422(api: Any) -> None:
+    headers = {"Idempotency-Key": "k-1"}
+    request(api, "POST", "/records/Account", body={"name": "Acme"}, headers=headers)
+    answer = request(api, "POST", "/records/Account", body={"name": "Other"}, headers=headers)
+    assert answer.status == 422
+    assert answer.body["errors"][0]["field"] == "Idempotency-Key"
+    assert len(request(api, "GET", "/records/Account").body["items"]) == 1
