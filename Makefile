@@ -18,7 +18,7 @@ help:
 
 $(VENV)/.installed: requirements-dev.txt constraints.txt layers/sync_core/requirements.txt layers/salesforce/requirements.txt
 	test -x $(PY) || $(PYTHON313) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip==25.3
+	$(PY) -m pip install --quiet --upgrade pip==26.3
 	$(PY) -m pip install --quiet -r requirements-dev.txt -c constraints.txt
 	touch $@
 
