@@ -2,7 +2,8 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-PYTHON313 ?= $(shell command -v python3.13 2>/dev/null || echo /root/.pyenv/versions/3.13.0/bin/python3.13)
+# A pyenv shim named python3.13 may exist without working, so prefer a real interpreter path.
+PYTHON313 ?= $(firstword $(wildcard /root/.pyenv/versions/3.13*/bin/python3.13 /usr/local/bin/python3.13 /usr/bin/python3.13) python3.13)
 VENV := .venv
 SAM_VENV := .venv-sam
 PY := $(VENV)/bin/python

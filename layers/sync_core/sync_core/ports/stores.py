@@ -1,13 +1,15 @@
-"""Storage ports for hub records, their sync state and numbering sequences."""
+"""Storage ports: hub records and their sync state, sequences, sync configuration and the error log."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sync_core.domain.entities import EntityName
+from sync_core.domain.error_log import ErrorDirection, ErrorEntry, ErrorStatus
 from sync_core.domain.records import HubRecord, Page
-from sync_core.domain.sync_state import SyncState
+from sync_core.domain.sync_config import EntitySyncConfig
+from sync_core.domain.sync_state import SyncOperation, SyncState
 
 
 class RecordStore(Protocol):
@@ -51,4 +53,48 @@ class SequenceStore(Protocol):
 class Clock(Protocol):
     def now(self) -> datetime:
         """The current time, timezone-aware UTC."""
+        ...
+
+
+class SyncConfigStore(Protocol):
+    """Per-entity sync configuration (the entity table of sync administration)."""
+
+    def get(self, entity: EntityName) -> EntitySyncConfig:
+        """The entity's configuration; the defaults when it was never configured."""
+        ...
+
+    def list(self) -> list[EntitySyncConfig]:
+        """Every entity's configuration, in dependency order."""
+        ...
+
+    def put(self, config: EntitySyncConfig) -> None: ...
+
+
+class ErrorLog(Protocol):
+    """Failed sync steps, one entry per (entity, record, direction, operation), counted across attempts."""
+
+    def record_failure(
+        self,
+        *,
+        entity: EntityName,
+        record_id: str,
+        direction: ErrorDirection,
+        operation: SyncOperation,
+        code: str,
+        message: str,
+        payload: dict[str, Any] | None,
+        status: ErrorStatus,
+        now: datetime,
+    ) -> ErrorEntry:
+        """Add an attempt to the entry (created on the first failure) and return it."""
+        ...
+
+    def get(self, error_id: str) -> ErrorEntry | None: ...
+
+    def list(self, status: ErrorStatus, *, limit: int, cursor: str | None) -> Page[ErrorEntry]:
+        """Entries with a status, most recently seen first."""
+        ...
+
+    def save(self, entry: ErrorEntry) -> None:
+        """Store a changed entry (resolve, dead)."""
         ...

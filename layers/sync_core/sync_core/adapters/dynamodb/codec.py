@@ -17,8 +17,16 @@ _deserializer = TypeDeserializer()
 
 
 def to_dynamodb_value(value: Any) -> Any:
-    """Floats become Decimal (DynamoDB has no float type) by a JSON round trip; None values are dropped."""
-    return json.loads(json.dumps(value, default=str), parse_float=Decimal)
+    """Floats become exact Decimals (DynamoDB has no float type); other non-JSON values become strings."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {str(key): to_dynamodb_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_dynamodb_value(item) for item in value]
+    if value is None or isinstance(value, str | int | bool | Decimal):
+        return value
+    return str(value)
 
 
 def from_dynamodb_value(value: Any) -> Any:

@@ -1,0 +1,118 @@
+"""Sync config and error log adapters against moto tables created from template.yaml."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from sync_core.adapters.aws import dynamodb_client
+from sync_core.adapters.dynamodb.config import DynamoSyncConfigStore
+from sync_core.adapters.dynamodb.error_log import DynamoErrorLog
+from sync_core.adapters.dynamodb.records import DynamoSequenceStore
+from sync_core.domain.entities import EntityName
+from sync_core.domain.error_log import ErrorDirection, ErrorStatus, resolved
+from sync_core.domain.sync_config import EntitySyncConfig, ProcessStatus, Schedule, ScheduleKind
+from sync_core.domain.sync_state import SyncOperation
+from tests.support.aws_stack import hub_aws_environment
+
+NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def tables() -> Iterator[dict[str, str]]:
+    with hub_aws_environment() as environment:
+        yield environment
+
+
+def test_config_defaults_for_an_unconfigured_entity_and_round_trip(tables: dict[str, str]) -> None:
+    store = DynamoSyncConfigStore(dynamodb_client(), sync_config_table=os.environ["SYNC_CONFIG_TABLE"])
+    # Given nothing stored, When read, Then defaults
+    default = store.get(EntityName.CONTACT)
+    assert (default.status, default.import_scenario) == (ProcessStatus.STOPPED, "Import Contact from Salesforce")
+    # When stored
+    store.put(
+        EntitySyncConfig(
+            entity=EntityName.CONTACT,
+            status=ProcessStatus.ACTIVE,
+            schedule=Schedule(kind=ScheduleKind.DAILY, at="02:30"),
+            watermark=NOW,
+        )
+    )
+    # Then read back, and listed in dependency order with defaults for the rest
+    assert store.get(EntityName.CONTACT).schedule == Schedule(kind=ScheduleKind.DAILY, at="02:30")
+    listed = store.list()
+    assert [config.entity for config in listed] == list(EntityName)
+    assert listed[1].status is ProcessStatus.ACTIVE and listed[1].watermark == NOW
+
+
+def test_error_log_counts_attempts_and_lists_by_status_newest_first(tables: dict[str, str]) -> None:
+    log = DynamoErrorLog(dynamodb_client(), error_log_table=os.environ["ERROR_LOG_TABLE"])
+    common = {
+        "direction": ErrorDirection.TO_SALESFORCE,
+        "operation": SyncOperation.INSERT,
+        "code": "REQUIRED_FIELD_MISSING",
+        "message": "Required fields are missing: [Name]",
+        "payload": {"Name": None, "Amount": 12.5},
+        "status": ErrorStatus.OPEN,
+    }
+    # When the same step fails twice, and another record once
+    log.record_failure(entity=EntityName.ACCOUNT, record_id="ACC-000001", now=NOW, **common)  # type: ignore[arg-type]
+    second = log.record_failure(
+        entity=EntityName.ACCOUNT,
+        record_id="ACC-000001",
+        now=NOW + timedelta(minutes=1),
+        **common,  # type: ignore[arg-type]
+    )
+    log.record_failure(
+        entity=EntityName.ACCOUNT,
+        record_id="ACC-000002",
+        now=NOW + timedelta(minutes=2),
+        **common,  # type: ignore[arg-type]
+    )
+    # Then
+    assert second.attempts == 2
+    assert (second.first_seen, second.last_seen) == (NOW, NOW + timedelta(minutes=1))
+    assert second.payload == {"Name": None, "Amount": 12.5}
+    first_page = log.list(ErrorStatus.OPEN, limit=1, cursor=None)
+    assert [entry.record_id for entry in first_page.items] == ["ACC-000002"]
+    second_page = log.list(ErrorStatus.OPEN, limit=1, cursor=first_page.next_cursor)
+    assert [entry.record_id for entry in second_page.items] == ["ACC-000001"]
+
+
+def test_resolving_sets_a_ttl_and_a_new_failure_reopens(tables: dict[str, str]) -> None:
+    log = DynamoErrorLog(dynamodb_client(), error_log_table=os.environ["ERROR_LOG_TABLE"])
+    entry = log.record_failure(
+        entity=EntityName.CASE,
+        record_id="CASE-000001",
+        direction=ErrorDirection.FROM_SALESFORCE,
+        operation=SyncOperation.UPDATE,
+        code="INVALID_TRANSITION",
+        message="Release is not allowed from Open",
+        payload=None,
+        status=ErrorStatus.OPEN,
+        now=NOW,
+    )
+    log.save(resolved(entry, now=NOW))
+    stored = log.get(entry.id)
+    assert stored is not None and stored.status is ErrorStatus.RESOLVED and stored.expires_at is not None
+    reopened = log.record_failure(
+        entity=EntityName.CASE,
+        record_id="CASE-000001",
+        direction=ErrorDirection.FROM_SALESFORCE,
+        operation=SyncOperation.UPDATE,
+        code="INVALID_TRANSITION",
+        message="again",
+        payload=None,
+        status=ErrorStatus.OPEN,
+        now=NOW + timedelta(hours=1),
+    )
+    assert (reopened.status, reopened.expires_at, reopened.attempts) == (ErrorStatus.OPEN, None, 2)
+
+
+def test_sequences_never_repeat(tables: dict[str, str]) -> None:
+    sequences = DynamoSequenceStore(dynamodb_client(), sync_config_table=os.environ["SYNC_CONFIG_TABLE"])
+    assert [sequences.next_value("case") for _ in range(3)] == [1, 2, 3]
+    assert sequences.next_value("other") == 1
