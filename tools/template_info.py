@@ -8,7 +8,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from cfnlint.decode.cfn_yaml import load as load_cfn_yaml  # type: ignore[import-untyped]
+from cfnlint.decode.cfn_yaml import load as load_cfn_yaml
 
 REPO = Path(__file__).resolve().parent.parent
 TEMPLATE = REPO / "template.yaml"

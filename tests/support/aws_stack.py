@@ -6,13 +6,11 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import boto3
-from cfnlint.decode.cfn_yaml import load as load_cfn_yaml
 from moto import mock_aws
 
-from tests.conftest import REPO
+from tools.template_info import template
 
 STATEFUL_TYPES = {"AWS::DynamoDB::Table", "AWS::SQS::Queue"}
 ENV_FROM_RESOURCES = {
@@ -25,15 +23,10 @@ ENV_FROM_RESOURCES = {
 }
 
 
-def _plain(node: Any) -> Any:
-    return json.loads(json.dumps(node))
-
-
 @contextmanager
 def hub_aws_environment(stack_name: str = "sync-hub-test") -> Iterator[dict[str, str]]:
     """Start moto, create the template's stateful resources, and export the functions' environment."""
-    template = _plain(load_cfn_yaml(str(REPO / "template.yaml")))
-    stateful = {name: spec for name, spec in template["Resources"].items() if spec["Type"] in STATEFUL_TYPES}
+    stateful = {name: spec for name, spec in template()["Resources"].items() if spec["Type"] in STATEFUL_TYPES}
     with mock_aws():
         cloudformation = boto3.client("cloudformation")
         cloudformation.create_stack(StackName=stack_name, TemplateBody=json.dumps({"Resources": stateful}))
