@@ -57,7 +57,7 @@ pytest: $(VENV)/.installed
 	if [ $$status -eq 5 ]; then echo "pytest: no tests were collected"; exit 0; fi; exit $$status
 
 bench: $(VENV)/.installed
-	$(PY) -m benchmarks
+	PYTHONPATH=layers/sync_core:. $(PY) -m benchmarks
 
 openapi: $(VENV)/.installed
 	PYTHONPATH=layers/sync_core:. $(PY) -m tools.openapi --write

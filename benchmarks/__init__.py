@@ -1,0 +1,1 @@
+"""Benchmarks: measured figures printed as tables, each against a baseline measured in the same run."""

@@ -1,0 +1,8 @@
+"""Run every benchmark: python -m benchmarks (make bench)."""
+
+from __future__ import annotations
+
+from benchmarks import cold_start, records_api
+
+for benchmark in (cold_start, records_api):
+    benchmark.run()
