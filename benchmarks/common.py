@@ -19,6 +19,22 @@ def sample_ms(action: Callable[[], object], *, runs: int, warmup: int = 3) -> li
     return timings
 
 
+def sample_interleaved_ms(
+    first: Callable[[], object], second: Callable[[], object], *, runs: int, warmup: int = 3
+) -> tuple[list[float], list[float]]:
+    """Time two actions alternately, so drift (a growing table, a busy core) weighs on both alike."""
+    for _ in range(warmup):
+        first()
+        second()
+    timings: tuple[list[float], list[float]] = ([], [])
+    for _ in range(runs):
+        for action, sink in ((first, timings[0]), (second, timings[1])):
+            start = time.perf_counter()
+            action()
+            sink.append((time.perf_counter() - start) * 1000)
+    return timings
+
+
 def percentile(values: Sequence[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]

@@ -7,7 +7,7 @@ from typing import Any
 
 import boto3
 
-from benchmarks.common import print_table, sample_ms, summary
+from benchmarks.common import print_table, sample_interleaved_ms, summary
 from tests.support.api import call, http_event
 from tests.support.aws_stack import hub_aws_environment
 
@@ -34,26 +34,42 @@ def run() -> None:
         def read() -> Any:
             return call(app.lambda_handler, http_event("GET", f"/records/Account/{record_id}", route_key="x"))
 
-        def raw_put() -> Any:
-            return client.put_item(TableName=table, Item={"pk": {"S": "Bench"}, "sk": {"S": "x"}, "v": {"N": "1"}})
+        state_table = os.environ["SYNC_STATE_TABLE"]
+        counter = iter(range(10**9))
+
+        def raw_create() -> Any:
+            """The same DynamoDB calls a create makes (sequence, then a two-put transaction), made directly."""
+            client.update_item(
+                TableName=os.environ["SYNC_CONFIG_TABLE"],
+                Key={"pk": {"S": "SEQUENCE"}, "sk": {"S": "bench"}},
+                UpdateExpression="ADD current_value :one",
+                ExpressionAttributeValues={":one": {"N": "1"}},
+            )
+            key = {"pk": {"S": "Bench"}, "sk": {"S": str(next(counter))}}
+            return client.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": table, "Item": {**key, "v": {"N": "1"}}}},
+                    {"Put": {"TableName": state_table, "Item": {**key, "s": {"S": "Modified Locally"}}}},
+                ]
+            )
 
         def raw_get() -> Any:
-            return client.get_item(TableName=table, Key={"pk": {"S": "Bench"}, "sk": {"S": "x"}})
+            return client.get_item(TableName=table, Key={"pk": {"S": "Bench"}, "sk": {"S": "0"}}, ConsistentRead=True)
 
         rows = []
         for name, action, baseline in (
-            ("POST /records/Account", create, raw_put),
+            ("POST /records/Account", create, raw_create),
             ("GET /records/Account/{id}", read, raw_get),
         ):
-            measured = summary(sample_ms(action, runs=RUNS))
-            base = summary(sample_ms(baseline, runs=RUNS))
+            measured_ms, baseline_ms = sample_interleaved_ms(action, baseline, runs=RUNS)
+            measured, base = summary(measured_ms), summary(baseline_ms)
             rows.append((name, *measured, base[0], f"{measured[0] / base[0]:.2f}"))
         print_table(
             f"records_api through the handler on in-process moto ({RUNS} calls each, ms)",
-            ["route", "median", "p95", "max", "baseline: one raw DynamoDB call, median", "x baseline"],
+            ["route", "median", "p95", "max", "baseline: same DynamoDB calls made directly, median", "x baseline"],
             rows,
         )
         print(
-            "\nA create is a sequence update, a transaction of two puts and Powertools validation;"
-            " a read is one consistent get."
+            "\nThe ratio is the handler's own cost (event parsing, pydantic validation, serialisation) on top of"
+            " moto's DynamoDB; against real DynamoDB the calls dominate even more."
         )
