@@ -1,0 +1,595 @@
+"""SalesforceApi on simple-salesforce and requests: reads, Collections/Composite writes, Bulk API 2.0, the budget.
+
+One SalesforceClient is one run: its per-run cap counts from construction. Tokens are shared through a TokenSource.
+Every HTTP answer passes a response hook that counts the call and reads `Sforce-Limit-Info` (simple-salesforce
+reads it only on success, and never for Bulk 2.0).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from typing import Any, Literal
+
+import requests
+from simple_salesforce.api import Salesforce
+from simple_salesforce.exceptions import SalesforceError, SalesforceExpiredSession
+from simple_salesforce.util import exception_handler
+
+from sync_core.adapters.salesforce.auth import AccessToken, TokenSource
+from sync_core.domain.salesforce import (
+    ApiUsage,
+    BudgetDecision,
+    BudgetState,
+    BulkOperation,
+    DeferralReason,
+    DeferredWork,
+    RecordResult,
+    SalesforceFailure,
+    SObjectDescription,
+    WriteOutcome,
+    budget_day,
+    bulk_error_failure,
+    decide_budget,
+    deferral_reason_for,
+    failures_from_body,
+    pack_for_composite,
+    parse_limit_info,
+    resume_time,
+    use_bulk,
+)
+from sync_core.errors import BudgetExhaustedError
+from sync_core.observability import logger
+from sync_core.ports.salesforce import ApiBudgetStore, SalesforceRecord
+from sync_core.ports.stores import Clock
+
+LIMIT_INFO_HEADER = "Sforce-Limit-Info"
+CALL_OPTIONS_HEADER = "Sforce-Call-Options"
+BULK_FINAL_STATES = frozenset({"JobComplete", "Failed", "Aborted"})
+BULK_NULL = "#N/A"  # how a Bulk API 2.0 CSV sets a field to null
+
+
+@dataclass(frozen=True)
+class ClientOptions:
+    """What the client takes from Settings (see factory.build_salesforce_client)."""
+
+    hub_client_id: str
+    api_budget_share: float
+    api_calls_per_run: int
+    bulk_threshold: int
+    ca_bundle: str | None = None
+    timeout: tuple[float, float] = (5.0, 60.0)  # (connect, read) seconds
+    bulk_poll_interval: float = 2.0
+    bulk_max_polls: int = 30
+    bulk_results_page_size: int = 50_000
+
+
+class _CallFailed(Exception):
+    """One HTTP call failed; reads turn it into a hub error, writes into per-record results or deferral."""
+
+    def __init__(self, failure: SalesforceFailure) -> None:
+        super().__init__(f"{failure.code}: {failure.message}")
+        self.failure = failure
+
+
+class _TimeoutSession(requests.Session):
+    """A session that never waits forever: simple-salesforce passes no timeout of its own."""
+
+    def __init__(self, timeout: tuple[float, float]) -> None:
+        super().__init__()
+        self._timeout = timeout
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        kwargs.setdefault("timeout", self._timeout)
+        return super().request(method, url, *args, **kwargs)
+
+
+def http_session(
+    options: ClientOptions, *, on_response: Callable[[requests.Response], None] | None = None
+) -> requests.Session:
+    """A requests session with the CA bundle, timeouts, the call-options header and an optional response hook."""
+    session = _TimeoutSession(options.timeout)
+    if options.ca_bundle:
+        session.verify = options.ca_bundle
+    # On the session rather than per call: simple-salesforce rebuilds its own headers and requests merges these in.
+    session.headers[CALL_OPTIONS_HEADER] = f"client={options.hub_client_id}"
+    if on_response is not None:
+        session.hooks["response"].append(lambda response, *_args, **_kwargs: on_response(response))
+    return session
+
+
+class SalesforceClient:
+    """The adapter behind sync_core.ports.salesforce.SalesforceApi."""
+
+    def __init__(
+        self, *, tokens: TokenSource, budget_store: ApiBudgetStore, clock: Clock, options: ClientOptions
+    ) -> None:
+        self._tokens = tokens
+        self._budget_store = budget_store
+        self._clock = clock
+        self._options = options
+        self._api_version = tokens.credentials().api_version
+        self._http = http_session(options, on_response=self._observe)
+        self._calls_this_run = 0
+        self._org_usage: ApiUsage | None = None
+        self._token: AccessToken | None = None
+        self._sf: Salesforce | None = None
+
+    # -------------------------------------------------------------- what the budget sees
+
+    @property
+    def calls_this_run(self) -> int:
+        return self._calls_this_run
+
+    @property
+    def org_usage(self) -> ApiUsage | None:
+        """The org's usage from the latest answer's Sforce-Limit-Info."""
+        return self._org_usage
+
+    def _observe(self, response: requests.Response) -> None:
+        self._calls_this_run += 1
+        usage = parse_limit_info(response.headers.get(LIMIT_INFO_HEADER))
+        if usage is not None:
+            self._org_usage = usage
+
+    # -------------------------------------------------------------- reads
+
+    def query(self, soql: str) -> Iterator[SalesforceRecord]:
+        return self._paged(lambda sf: sf.query(soql))
+
+    def query_all(self, soql: str) -> Iterator[SalesforceRecord]:
+        return self._paged(lambda sf: sf.query(soql, include_deleted=True))
+
+    def query_more(self, next_records_url: str) -> Iterator[SalesforceRecord]:
+        return self._paged(lambda sf: sf.query_more(next_records_url, identifier_is_url=True), next_records_url)
+
+    def _paged(
+        self, first_page: Callable[[Salesforce], Any], resume_url: str | None = None
+    ) -> Iterator[SalesforceRecord]:
+        page = self._read(first_page, resume_url=resume_url)
+        while True:
+            yield from page["records"]
+            if page.get("done", True) or not page.get("nextRecordsUrl"):
+                return
+            next_url: str = page["nextRecordsUrl"]
+            page = self._read(partial(_next_page, next_url=next_url), resume_url=next_url)
+
+    def get(self, sobject: str, record_id: str, fields: Sequence[str] = ()) -> SalesforceRecord | None:
+        params = {"fields": ",".join(fields)} if fields else None
+        try:
+            record: SalesforceRecord = self._read(
+                lambda sf: sf.restful(f"sobjects/{sobject}/{record_id}", params=params), translate=False
+            )
+        except _CallFailed as failed:
+            if failed.failure.http_status == 404:
+                return None
+            raise failed.failure.to_error() from None
+        return record
+
+    def describe(self, sobject: str) -> SObjectDescription:
+        return SObjectDescription.model_validate(self._read(lambda sf: sf.restful(f"sobjects/{sobject}/describe")))
+
+    def limits(self) -> ApiUsage:
+        usage = _usage_from_limits(self._read(lambda sf: sf.limits()))
+        self._org_usage = usage
+        return usage
+
+    def _read(
+        self, action: Callable[[Salesforce], Any], *, resume_url: str | None = None, translate: bool = True
+    ) -> Any:
+        """One budgeted call: BudgetExhaustedError when the budget says no, hub errors for Salesforce failures."""
+        decision = self._grant(1)
+        if not decision.granted:
+            raise self._exhausted(decision, next_records_url=resume_url)
+        with self._spending(decision.granted):
+            try:
+                return self._call(action)
+            except _CallFailed as failed:
+                if not translate:
+                    raise
+                raise failed.failure.to_error() from None
+
+    # -------------------------------------------------------------- writes (Collections, packed into Composite)
+
+    def create_many(self, sobject: str, records: Sequence[Mapping[str, Any]]) -> WriteOutcome:
+        if use_bulk(len(records), self._options.bulk_threshold):
+            return self.bulk_ingest(sobject, BulkOperation.INSERT, records)
+        return self._write(_typed(sobject, records), method="POST", path="composite/sobjects")
+
+    def update_many(self, sobject: str, records: Sequence[Mapping[str, Any]]) -> WriteOutcome:
+        if use_bulk(len(records), self._options.bulk_threshold):
+            return self.bulk_ingest(sobject, BulkOperation.UPDATE, records)
+        return self._write(_typed(sobject, records), method="PATCH", path="composite/sobjects")
+
+    def upsert_many(self, sobject: str, records: Sequence[Mapping[str, Any]], external_id_field: str) -> WriteOutcome:
+        if use_bulk(len(records), self._options.bulk_threshold):
+            return self.bulk_ingest(sobject, BulkOperation.UPSERT, records, external_id_field)
+        return self._write(
+            _typed(sobject, records), method="PATCH", path=f"composite/sobjects/{sobject}/{external_id_field}"
+        )
+
+    def delete_many(self, sobject: str, record_ids: Sequence[str]) -> WriteOutcome:
+        if use_bulk(len(record_ids), self._options.bulk_threshold):
+            return self.bulk_ingest(sobject, BulkOperation.DELETE, [{"Id": record_id} for record_id in record_ids])
+        return self._write(list(record_ids), method="DELETE", path="composite/sobjects")
+
+    def _write(self, items: list[Any], *, method: str, path: str) -> WriteOutcome:
+        calls = pack_for_composite(list(enumerate(items)))
+        decision = self._grant(len(calls))
+        results: list[RecordResult] = []
+        deferred_from, reason, resume = decision.granted, decision.reason, decision.resume_after
+        with self._spending(decision.granted):
+            for number, chunks in enumerate(calls[: decision.granted]):
+                try:
+                    results.extend(self._write_call(chunks, method=method, path=path))
+                except _CallFailed as failed:
+                    if failed.failure.retryable:
+                        # Throttled, limit reached, server down or timed out: this call and the rest wait, unfailed.
+                        deferred_from = number
+                        reason = deferral_reason_for(failed.failure)
+                        resume = resume_time(reason, self._clock.now())
+                        logger.warning("Salesforce write deferred", code=failed.failure.code, reason=reason)
+                        break
+                    # A request-level rejection (e.g. unknown field on the object) fails the call's records.
+                    results.extend(RecordResult.failed(index, failed.failure) for chunk in chunks for index, _ in chunk)
+        left = [pair for chunks in calls[deferred_from:] for chunk in chunks for pair in chunk]
+        deferred = None
+        if left and reason is not None and resume is not None:
+            deferred = DeferredWork(
+                indexes=[index for index, _ in left],
+                items=[item for _, item in left],
+                reason=reason,
+                resume_after=resume,
+            )
+        return WriteOutcome(results=sorted(results, key=lambda result: result.index), deferred=deferred)
+
+    def _write_call(self, chunks: list[list[tuple[int, Any]]], *, method: str, path: str) -> list[RecordResult]:
+        """One API call: a plain Collections request for one chunk, a Composite request for several."""
+        if len(chunks) == 1:
+            chunk = chunks[0]
+            answer = self._call(lambda sf: sf.restful(path, **_collection_request(method, [item for _, item in chunk])))
+            return _chunk_results(chunk, 200, answer)
+        subrequests = []
+        for number, chunk in enumerate(chunks):
+            request = _collection_request(method, [item for _, item in chunk])
+            url = f"/services/data/v{self._api_version}/{path}"
+            if "params" in request:
+                url += "?" + "&".join(f"{name}={value}" for name, value in request["params"].items())
+            subrequest: dict[str, Any] = {
+                "method": method,
+                "url": url,
+                "referenceId": f"chunk{number}",
+                "httpHeaders": {CALL_OPTIONS_HEADER: f"client={self._options.hub_client_id}"},
+            }
+            if "json" in request:
+                subrequest["body"] = request["json"]
+            subrequests.append(subrequest)
+        answer = self._call(
+            lambda sf: sf.restful(
+                "composite", method="POST", json={"allOrNone": False, "compositeRequest": subrequests}
+            )
+        )
+        by_reference = {sub.get("referenceId"): sub for sub in (answer or {}).get("compositeResponse", [])}
+        results: list[RecordResult] = []
+        for number, chunk in enumerate(chunks):
+            sub = by_reference.get(f"chunk{number}", {})
+            results.extend(_chunk_results(chunk, int(sub.get("httpStatusCode", 500)), sub.get("body")))
+        return results
+
+    # -------------------------------------------------------------- Bulk API 2.0
+
+    def bulk_ingest(
+        self,
+        sobject: str,
+        operation: BulkOperation,
+        records: Sequence[Mapping[str, Any]],
+        external_id_field: str | None = None,
+    ) -> WriteOutcome:
+        if not records:
+            return WriteOutcome()
+        # create + upload + close + polls + three result downloads; unused calls are given back afterwards.
+        decision = self._grant(3 + self._options.bulk_max_polls + 3)
+        if not decision.fully_granted:
+            assert decision.reason is not None and decision.resume_after is not None
+            return WriteOutcome(
+                deferred=DeferredWork(
+                    indexes=list(range(len(records))),
+                    items=[dict(record) for record in records],
+                    reason=decision.reason,
+                    resume_after=decision.resume_after,
+                )
+            )
+        columns = _columns(records)
+        with self._spending(decision.granted):
+            try:
+                job_id = self._create_ingest_job(sobject, operation, external_id_field)
+                self._bulk_send("PUT", f"ingest/{job_id}/batches", data=_to_csv(columns, records), content="text/csv")
+                self._bulk_send("PATCH", f"ingest/{job_id}", json={"state": "UploadComplete"})
+                job = self._wait_for_job("ingest", job_id)
+            except _CallFailed as failed:
+                return WriteOutcome(
+                    results=[RecordResult.failed(index, failed.failure) for index in range(len(records))]
+                )
+            if job is None:
+                pending = SalesforceFailure(
+                    code="BULK_JOB_PENDING", message=f"Bulk job {job_id} still running; its results are unknown"
+                )
+                return WriteOutcome(results=[RecordResult.failed(i, pending) for i in range(len(records))])
+            if job.get("state") != "JobComplete":
+                failure = SalesforceFailure(
+                    code="BULK_JOB_" + str(job.get("state", "FAILED")).upper(),
+                    message=str(job.get("errorMessage") or "the job did not complete"),
+                )
+                return WriteOutcome(results=[RecordResult.failed(i, failure) for i in range(len(records))])
+            return WriteOutcome(results=self._ingest_results(job_id, columns, records))
+
+    def _create_ingest_job(self, sobject: str, operation: BulkOperation, external_id_field: str | None) -> str:
+        body = {"object": sobject, "operation": operation.value, "contentType": "CSV", "lineEnding": "LF"}
+        if operation is BulkOperation.UPSERT:
+            body["externalIdFieldName"] = external_id_field or ""
+        return str(self._bulk_send("POST", "ingest", json=body).json()["id"])
+
+    def _wait_for_job(self, kind: Literal["ingest", "query"], job_id: str) -> dict[str, Any] | None:
+        """The job once final, or None if it is still running after bulk_max_polls."""
+        for poll in range(self._options.bulk_max_polls):
+            job: dict[str, Any] = self._bulk_send("GET", f"{kind}/{job_id}").json()
+            if job.get("state") in BULK_FINAL_STATES:
+                return job
+            time.sleep(min(self._options.bulk_poll_interval * (poll + 1), 30.0))
+        return None
+
+    def _ingest_results(
+        self, job_id: str, columns: list[str], records: Sequence[Mapping[str, Any]]
+    ) -> list[RecordResult]:
+        # Result order is not guaranteed: find each row's record by the original columns it echoes.
+        waiting: dict[tuple[str, ...], list[int]] = defaultdict(list)
+        for index, record in enumerate(records):
+            waiting[tuple(_csv_value(record[column]) if column in record else "" for column in columns)].append(index)
+
+        def take(row: Mapping[str, str]) -> int | None:
+            indexes = waiting.get(tuple(row.get(column, "") for column in columns))
+            return indexes.pop(0) if indexes else None
+
+        results: list[RecordResult] = []
+        for row in _csv_rows(self._bulk_send("GET", f"ingest/{job_id}/successfulResults").text):
+            if (found := take(row)) is not None:
+                created = row.get("sf__Created", "").lower() == "true"
+                results.append(RecordResult(index=found, id=row.get("sf__Id") or None, success=True, created=created))
+        for row in _csv_rows(self._bulk_send("GET", f"ingest/{job_id}/failedResults").text):
+            if (found := take(row)) is not None:
+                failure = bulk_error_failure(row.get("sf__Error", ""))
+                results.append(RecordResult.failed(found, failure, record_id=row.get("sf__Id") or None))
+        unprocessed = SalesforceFailure(
+            code="BULK_UNPROCESSED", message="the job ended before this record was processed"
+        )
+        for row in _csv_rows(self._bulk_send("GET", f"ingest/{job_id}/unprocessedrecords").text):
+            if (found := take(row)) is not None:
+                results.append(RecordResult.failed(found, unprocessed))
+        missing = SalesforceFailure(code="BULK_RESULT_MISSING", message="no result row matched this record")
+        results.extend(RecordResult.failed(index, missing) for indexes in waiting.values() for index in indexes)
+        return sorted(results, key=lambda result: result.index)
+
+    def bulk_query(self, soql: str, *, include_deleted: bool = False) -> Iterator[dict[str, str]]:
+        operation = "queryAll" if include_deleted else "query"
+        job_id = str(self._bulk_read("POST", "query", json={"operation": operation, "query": soql}).json()["id"])
+        job: dict[str, Any] | None = None
+        for poll in range(self._options.bulk_max_polls):
+            job = self._bulk_read("GET", f"query/{job_id}").json()
+            if job and job.get("state") in BULK_FINAL_STATES:
+                break
+            time.sleep(min(self._options.bulk_poll_interval * (poll + 1), 30.0))
+        if not job or job.get("state") != "JobComplete":
+            state = job.get("state") if job else "UNKNOWN"
+            failure = SalesforceFailure(
+                code="BULK_QUERY_" + str(state).upper(),
+                message=str((job or {}).get("errorMessage") or f"query job {job_id} is {state}"),
+            )
+            raise failure.to_error()
+        locator: str | None = None
+        while True:
+            params = {"maxRecords": str(self._options.bulk_results_page_size)}
+            if locator:
+                params["locator"] = locator
+            page = self._bulk_read("GET", f"query/{job_id}/results", params=params)
+            yield from _csv_rows(page.text)
+            locator = page.headers.get("Sforce-Locator")
+            if not locator or locator == "null":
+                return
+
+    def _bulk_read(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        response: requests.Response = self._read(lambda _sf: self._bulk_request(method, path, **kwargs))
+        return response
+
+    def _bulk_send(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        return self._call(lambda _sf: self._bulk_request(method, path, **kwargs))
+
+    def _bulk_request(
+        self, method: str, path: str, *, content: str = "application/json", **kwargs: Any
+    ) -> requests.Response:
+        sf = self._salesforce()
+        headers = {**sf.headers, "Content-Type": content, "Accept": "application/json"}
+        response = self._http.request(method, sf.bulk2_url + path, headers=headers, **kwargs)
+        if response.status_code >= 300:
+            exception_handler(response, name=path)  # raises simple-salesforce's error, as its own calls do
+        return response
+
+    # -------------------------------------------------------------- session, errors, budget
+
+    def _salesforce(self) -> Salesforce:
+        if self._sf is None:
+            self._token = self._tokens.current()
+            self._sf = Salesforce(
+                instance_url=self._token.instance_url,
+                session_id=self._token.access_token.get_secret_value(),
+                version=self._api_version,
+                session=self._http,
+                object_pairs_hook=dict,
+            )
+        return self._sf
+
+    def _call[T](self, action: Callable[[Salesforce], T]) -> T:
+        """Run one HTTP call; on an expired session get a new token once and run it once more."""
+        renewed = False
+        while True:
+            sf = self._salesforce()
+            try:
+                return action(sf)
+            except SalesforceExpiredSession as error:
+                if renewed:
+                    raise _CallFailed(_failure(error)) from error
+                logger.info("Salesforce session expired; getting a new token")
+                assert self._token is not None
+                self._token = self._tokens.renew(self._token)
+                self._sf = None
+                renewed = True
+            except SalesforceError as error:
+                raise _CallFailed(_failure(error)) from error
+            except requests.Timeout as error:
+                raise _CallFailed(SalesforceFailure(code="TIMEOUT", message=str(error))) from error
+            except requests.ConnectionError as error:
+                raise _CallFailed(SalesforceFailure(code="CONNECTION_ERROR", message=str(error))) from error
+
+    def _grant(self, calls: int) -> BudgetDecision:
+        """Ask the governor, then reserve what it grants in the shared daily count (atomically)."""
+        now = self._clock.now()
+        day = budget_day(now)
+        stored = self._budget_store.day(day)
+        org = self._org_usage or stored.org or self._fetch_limits(day)
+        for _attempt in range(2):
+            state = BudgetState(
+                org=org,
+                hub_used_today=stored.calls,
+                run_used=self._calls_this_run,
+                share=self._options.api_budget_share,
+                run_cap=self._options.api_calls_per_run,
+            )
+            decision = decide_budget(state, calls, now)
+            if not decision.granted:
+                break
+            if self._budget_store.reserve(day, decision.granted, allowance=state.hub_allowance, org=org):
+                return decision
+            # Another worker took calls between our read and our reservation: decide again on the new count.
+            stored = self._budget_store.day(day)
+        if decision.granted:  # lost the race twice: the share is nearly spent; look again shortly
+            decision = BudgetDecision(
+                requested=calls,
+                granted=0,
+                reason=DeferralReason.HUB_SHARE,
+                resume_after=resume_time(DeferralReason.RUN_CAP, now),
+            )
+        if decision.requested:
+            logger.info("Salesforce API budget reached", reason=decision.reason, resume_after=decision.resume_after)
+        return decision
+
+    def _fetch_limits(self, day: str) -> ApiUsage:
+        """The org's usage when neither this client nor the store has seen it yet (one call, counted)."""
+        before = self._calls_this_run
+        try:
+            usage = _usage_from_limits(self._call(lambda sf: sf.limits()))
+        except _CallFailed as failed:
+            raise failed.failure.to_error() from None
+        finally:
+            self._budget_store.add(day, self._calls_this_run - before, org=None)
+        self._org_usage = self._org_usage or usage
+        return self._org_usage
+
+    @contextmanager
+    def _spending(self, reserved: int) -> Iterator[None]:
+        """Settle the shared count afterwards: give back unused calls, add extra ones (a re-authenticated retry)."""
+        day = budget_day(self._clock.now())
+        before = self._calls_this_run
+        try:
+            yield
+        finally:
+            made = self._calls_this_run - before
+            if made != reserved or self._org_usage is not None:
+                self._budget_store.add(day, made - reserved, org=self._org_usage)
+
+    def _exhausted(self, decision: BudgetDecision, *, next_records_url: str | None) -> BudgetExhaustedError:
+        resume = decision.resume_after or self._clock.now()
+        return BudgetExhaustedError(
+            f"Salesforce API budget reached ({decision.reason}); resume after {resume.isoformat()}",
+            code="API_BUDGET_REACHED",
+            retry_after_seconds=max(0.0, (resume - self._clock.now()).total_seconds()),
+            reason=str(decision.reason),
+            resume_after=resume.isoformat(),
+            next_records_url=next_records_url,
+        )
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _next_page(sf: Salesforce, *, next_url: str) -> Any:
+    return sf.query_more(next_url, identifier_is_url=True)
+
+
+def _failure(error: SalesforceError) -> SalesforceFailure:
+    return failures_from_body(int(error.status), error.content)[0]
+
+
+def _usage_from_limits(limits: Mapping[str, Any]) -> ApiUsage:
+    daily = limits["DailyApiRequests"]
+    return ApiUsage(used=int(daily["Max"]) - int(daily["Remaining"]), max=int(daily["Max"]))
+
+
+def _typed(sobject: str, records: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    return [{"attributes": {"type": sobject}, **record} for record in records]
+
+
+def _collection_request(method: str, items: list[Any]) -> dict[str, Any]:
+    """simple-salesforce `restful` kwargs of one sObject Collections request (allOrNone false: a result per record)."""
+    if method == "DELETE":
+        return {"method": method, "params": {"ids": ",".join(items), "allOrNone": "false"}}
+    return {"method": method, "json": {"allOrNone": False, "records": items}}
+
+
+def _chunk_results(chunk: list[tuple[int, Any]], http_status: int, body: Any) -> list[RecordResult]:
+    if http_status < 300 and isinstance(body, list):
+        results = [
+            RecordResult.from_salesforce(index, payload) for (index, _), payload in zip(chunk, body, strict=False)
+        ]
+        missing = SalesforceFailure(code="RESULT_MISSING", message="Salesforce returned no result for this record")
+        results += [RecordResult.failed(index, missing) for index, _ in chunk[len(body) :]]
+        return results
+    failure = failures_from_body(http_status, body)[0]
+    return [RecordResult.failed(index, failure) for index, _ in chunk]
+
+
+def _columns(records: Sequence[Mapping[str, Any]]) -> list[str]:
+    seen: dict[str, None] = {}
+    for record in records:
+        seen.update(dict.fromkeys(name for name in record if name != "attributes"))
+    return list(seen)
+
+
+def _csv_value(value: Any) -> str:
+    if value is None:
+        return BULK_NULL
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _to_csv(columns: list[str], records: Sequence[Mapping[str, Any]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    # A column a record lacks stays empty (Bulk leaves the field alone); an explicit None becomes #N/A (null).
+    writer.writerows(
+        [_csv_value(record[column]) if column in record else "" for column in columns] for record in records
+    )
+    return buffer.getvalue()
+
+
+def _csv_rows(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text))) if text.strip() else []
