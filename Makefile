@@ -8,7 +8,8 @@ VENV := .venv
 SAM_VENV := .venv-sam
 PY := $(VENV)/bin/python
 SAM := SAM_CLI_TELEMETRY=0 PATH="$(CURDIR)/$(VENV)/bin:$(CURDIR)/$(SAM_VENV)/bin:$$PATH" sam
-PYTEST_ARGS ?= -n 2
+# loadfile: a file's tests share one worker, so a module-scoped local stack never overlaps another file's moto.
+PYTEST_ARGS ?= -n 2 --dist loadfile
 
 .PHONY: help setup run test lint typecheck lint-imports sam-validate sam-build pytest bench openapi lock clean
 

@@ -1,4 +1,7 @@
-"""Read template.yaml for developer tools and tests: resources, API routes and the functions behind them."""
+"""Read template.yaml for developer tools, tests and the local stack: resources, API routes and functions.
+
+Every reader takes an optional template document so tests can hand in a small template of their own.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +16,17 @@ from cfnlint.decode.cfn_yaml import load as load_cfn_yaml
 REPO = Path(__file__).resolve().parent.parent
 TEMPLATE = REPO / "template.yaml"
 
+Template = dict[str, Any]
+
 
 @cache
-def template() -> dict[str, Any]:
+def template() -> Template:
     """template.yaml with short-form tags (!Ref, !GetAtt ...) turned into their long form."""
-    loaded: dict[str, Any] = json.loads(json.dumps(load_cfn_yaml(str(TEMPLATE))))
+    return load_template(TEMPLATE)
+
+
+def load_template(path: Path) -> Template:
+    loaded: Template = json.loads(json.dumps(load_cfn_yaml(str(path))))
     return loaded
 
 
@@ -29,8 +38,8 @@ class ApiRoute:
     authorization: Any  # AuthorizationType as written (an Fn::If, or a string)
 
 
-def api_routes() -> list[ApiRoute]:
-    resources = template()["Resources"]
+def api_routes(doc: Template | None = None) -> list[ApiRoute]:
+    resources = (doc or template())["Resources"]
     routes = []
     for spec in resources.values():
         if spec["Type"] != "AWS::ApiGatewayV2::Route":
@@ -43,7 +52,72 @@ def api_routes() -> list[ApiRoute]:
     return routes
 
 
-def function_module(logical_id: str) -> str:
+@dataclass(frozen=True)
+class EventSource:
+    """One entry of a function's SAM `Events` (SQS, DynamoDB, Schedule, ScheduleV2, EventBridgeRule ...)."""
+
+    name: str
+    kind: str
+    properties: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A function as the template declares it, Globals applied; intrinsic functions left unresolved."""
+
+    logical_id: str
+    module: str  # functions.records_api.app
+    handler: str  # lambda_handler
+    timeout: int
+    memory_size: int
+    environment: dict[str, Any]
+    events: tuple[EventSource, ...]
+    layers: tuple[str, ...]  # logical ids of the template's layers the function uses
+
+
+def function_module(logical_id: str, doc: Template | None = None) -> str:
     """The import path of a function's handler module, e.g. functions.records_api.app."""
-    code_uri = str(template()["Resources"][logical_id]["Properties"]["CodeUri"]).strip("/")
-    return code_uri.replace("/", ".") + ".app"
+    return function_specs(doc)[logical_id].module
+
+
+def function_specs(doc: Template | None = None) -> dict[str, FunctionSpec]:
+    """Every AWS::Serverless::Function, by logical id."""
+    doc = doc or template()
+    defaults = doc.get("Globals", {}).get("Function", {})
+    specs = {}
+    for logical_id, resource in doc["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        props = {**defaults, **resource["Properties"]}
+        module_file, handler = str(props["Handler"]).rsplit(".", 1)
+        package = str(props["CodeUri"]).strip("/").replace("/", ".")
+        environment = {
+            **defaults.get("Environment", {}).get("Variables", {}),
+            **resource["Properties"].get("Environment", {}).get("Variables", {}),
+        }
+        specs[logical_id] = FunctionSpec(
+            logical_id=logical_id,
+            module=f"{package}.{module_file}",
+            handler=handler,
+            timeout=int(props.get("Timeout", 3)),
+            memory_size=int(props.get("MemorySize", 128)),
+            environment=environment,
+            events=tuple(
+                EventSource(name, event["Type"], event.get("Properties", {}))
+                for name, event in props.get("Events", {}).items()
+            ),
+            layers=tuple(
+                layer["Ref"] for layer in props.get("Layers", []) if isinstance(layer, dict) and "Ref" in layer
+            ),
+        )
+    return specs
+
+
+def layer_paths(doc: Template | None = None) -> dict[str, Path]:
+    """Each AWS::Serverless::LayerVersion's source folder (what SAM builds into /opt/python)."""
+    doc = doc or template()
+    return {
+        logical_id: REPO / str(resource["Properties"]["ContentUri"]).strip("/")
+        for logical_id, resource in doc["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::LayerVersion"
+    }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,31 +9,26 @@ from contextlib import contextmanager
 import boto3
 from moto import mock_aws
 
+from local.cloudformation import StackContext, create_stateful_resources
 from tools.template_info import template
 
-STATEFUL_TYPES = {"AWS::DynamoDB::Table", "AWS::SQS::Queue"}
-ENV_FROM_RESOURCES = {
-    "RECORDS_TABLE": "RecordsTable",
-    "SYNC_STATE_TABLE": "SyncStateTable",
-    "SYNC_CONFIG_TABLE": "SyncConfigTable",
-    "ERROR_LOG_TABLE": "ErrorLogTable",
-    "IDEMPOTENCY_TABLE": "IdempotencyTable",
-    "SYNC_QUEUE_URL": "SyncQueue",
-}
+# The functions' environment variables that name a table or a queue (the rest are plain settings).
+RESOURCE_VARIABLES = ("_TABLE", "_QUEUE_URL")
 
 
 @contextmanager
 def hub_aws_environment(stack_name: str = "sync-hub-test") -> Iterator[dict[str, str]]:
-    """Start moto, create the template's stateful resources, and export the functions' environment."""
-    stateful = {name: spec for name, spec in template()["Resources"].items() if spec["Type"] in STATEFUL_TYPES}
+    """Start moto, create the template's stateful resources, and export the tables' and queues' names
+    exactly as the template's Globals hand them to the functions."""
+    doc = template()
     with mock_aws():
-        cloudformation = boto3.client("cloudformation")
-        cloudformation.create_stack(StackName=stack_name, TemplateBody=json.dumps({"Resources": stateful}))
-        physical = {
-            resource["LogicalResourceId"]: resource["PhysicalResourceId"]
-            for resource in cloudformation.describe_stack_resources(StackName=stack_name)["StackResources"]
+        session = boto3.Session(region_name="us-east-1")
+        physical = create_stateful_resources(session, stack_name, doc)
+        context = StackContext(doc, session, stack_name, physical)
+        variables = doc["Globals"]["Function"]["Environment"]["Variables"]
+        environment = {
+            name: value for name, value in context.environment(variables).items() if name.endswith(RESOURCE_VARIABLES)
         }
-        environment = {name: physical[logical] for name, logical in ENV_FROM_RESOURCES.items()}
         saved = {key: os.environ.get(key) for key in environment}
         os.environ.update(environment)
         try:

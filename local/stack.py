@@ -1,0 +1,440 @@
+"""The hub on one machine: moto server, the template's resources, the Salesforce emulator, the local
+gateway and the event sources, started and stopped together."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto.events.models import EventPattern
+from moto.server import ThreadedMotoServer
+from werkzeug.wrappers import Request, Response
+
+from local.cloudformation import ACCOUNT_ID, StackContext, create_stateful_resources
+from local.event_sources import (
+    DynamoStreamEventSource,
+    EventBus,
+    EventRule,
+    EventSource,
+    ScheduleEventSource,
+    SqsEventSource,
+)
+from local.gateway import LocalGateway, ServerThread
+from local.runtime import LocalFunction
+from local.schedules import parse_schedule
+from tools.template_info import TEMPLATE, Template, api_routes, function_specs, layer_paths, load_template
+
+log = logging.getLogger("local.stack")
+
+HOST = "127.0.0.1"  # loopback only, ever
+REGION = "us-east-1"
+OUTBOUND_PATH = "/salesforce/outbound"
+OUTBOUND_ACK = (
+    '<?xml version="1.0" encoding="UTF-8"?>'
+    '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>'
+    '<notificationsResponse xmlns="http://soap.sforce.com/2005/09/outbound"><Ack>true</Ack></notificationsResponse>'
+    "</soapenv:Body></soapenv:Envelope>"
+)
+
+
+def _env_port(name: str, default: int) -> int:
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or not 0 <= int(value) < 65536:
+        raise SystemExit(f"{name} must be a port number, got {value!r}")
+    return int(value)
+
+
+def _require_free_port(port: int, variable: str) -> None:
+    """moto's server reports a taken port only from its thread, so check before starting it."""
+    with socket.socket() as probe:
+        try:
+            probe.bind((HOST, port))
+        except OSError as exc:
+            raise OSError(f"{HOST}:{port} is in use; set {variable} to another port") from exc
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class LocalStackConfig:
+    moto_port: int = 5000
+    gateway_port: int = 3000
+    emulator_port: int = 8900
+    stack_name: str = "sync-hub-local"
+    template_path: Path = TEMPLATE
+    with_emulator: bool = True
+    seed_demo_data: bool = True
+    default_user: str = "local-admin"
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_environment(cls) -> LocalStackConfig:
+        """Ports and switches from HUB_* variables (README, Local stack)."""
+        return cls(
+            moto_port=_env_port("HUB_MOTO_PORT", 5000),
+            gateway_port=_env_port("HUB_GATEWAY_PORT", 3000),
+            emulator_port=_env_port("HUB_EMULATOR_PORT", 8900),
+            with_emulator=os.environ.get("HUB_EMULATOR", "1") != "0",
+            seed_demo_data=os.environ.get("HUB_SEED", "1") != "0",
+            default_user=os.environ.get("HUB_LOCAL_USER", "local-admin"),
+            log_level=os.environ.get("HUB_LOG_LEVEL", "INFO"),
+        )
+
+
+@dataclass
+class OutboundRecorder:
+    """Stands in for the webhook route until the template declares one: records each SOAP POST and acks it."""
+
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, request: Request, _: list[str]) -> Response:
+        with self._lock:
+            self.requests.append(
+                {
+                    "received_at": time.time(),
+                    "headers": dict(request.headers.items()),
+                    "body": request.get_data(as_text=True),
+                }
+            )
+        return Response(OUTBOUND_ACK, status=200, content_type="text/xml; charset=utf-8")
+
+
+class LocalStack:
+    """Start with start(), stop with stop(); or `with LocalStack(config).running() as stack:`."""
+
+    def __init__(self, config: LocalStackConfig, doc: Template | None = None) -> None:
+        self.config = config
+        self.doc = doc or load_template(config.template_path)
+        self.functions: dict[str, LocalFunction] = {}
+        self.sources: list[EventSource] = []
+        self.schedules: dict[str, ScheduleEventSource] = {}
+        self.bus = EventBus()
+        self.outbound = OutboundRecorder()
+        self.published_events: list[dict[str, Any]] = []
+        self.emulator: Any = None
+        self.environment: dict[str, str] = {}
+        self._moto: ThreadedMotoServer | None = None
+        self._gateway: ServerThread | None = None
+        self.context: StackContext | None = None
+        self._saved_environment: dict[str, str] | None = None
+
+    # ------------------------------------------------------------------ URLs
+    @property
+    def aws_endpoint(self) -> str:
+        return f"http://{HOST}:{self.config.moto_port}"
+
+    @property
+    def api_url(self) -> str:
+        assert self._gateway is not None
+        return f"http://{HOST}:{self._gateway.port}"
+
+    # ------------------------------------------------------------------ lifecycle
+    @contextmanager
+    def running(self) -> Iterator[LocalStack]:
+        self.start()
+        try:
+            yield self
+        finally:
+            self.stop()
+
+    def start(self) -> LocalStack:
+        self._saved_environment = dict(os.environ)
+        self._start_moto()
+        session = boto3.Session(region_name=REGION)
+        physical = create_stateful_resources(session, self.config.stack_name, self.doc)
+        overrides = self._start_emulator(session)
+        self.context = StackContext(self.doc, session, self.config.stack_name, physical, overrides, REGION)
+        self._export_function_environment()
+        self._load_functions()
+        self._start_gateway()
+        self._start_event_sources(session)
+        if self.config.seed_demo_data:
+            self._seed_demo_data()
+        return self
+
+    def stop(self) -> None:
+        for source in self.sources:
+            source.stop()
+        self.bus.stop()
+        if self.emulator is not None:
+            self.emulator.stop()
+        if self._gateway is not None:
+            self._gateway.stop()
+        if self._moto is not None:
+            self._moto.stop()
+        if self._saved_environment is not None:  # in-process users (tests) get their environment back
+            os.environ.clear()
+            os.environ.update(self._saved_environment)
+
+    # ------------------------------------------------------------------ pieces
+    def _start_moto(self) -> None:
+        _require_free_port(self.config.moto_port, "HUB_MOTO_PORT")
+        os.environ.update(
+            {
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "AWS_SESSION_TOKEN": "local",
+                "AWS_DEFAULT_REGION": REGION,
+                "AWS_REGION": REGION,
+                "AWS_ENDPOINT_URL": self.aws_endpoint,
+            }
+        )
+        self._moto = ThreadedMotoServer(ip_address=HOST, port=self.config.moto_port, verbose=False)
+        self._moto.start()
+
+    def _start_emulator(self, session: Any) -> dict[str, str]:
+        """Start the Salesforce emulator and store its connection as the hub's Salesforce secret."""
+        if not self.config.with_emulator:
+            return {}
+        from local.sf_emulator import EmulatorConfig, OutboundMessageConfig, start_emulator
+
+        gateway_port = self.config.gateway_port
+        self.emulator = start_emulator(
+            EmulatorConfig(
+                host=HOST,
+                port=self.config.emulator_port,
+                outbound_messages=[
+                    OutboundMessageConfig(
+                        sobject=sobject, fields=fields, endpoint_url=f"http://{HOST}:{gateway_port}{OUTBOUND_PATH}"
+                    )
+                    for sobject, fields in OUTBOUND_FIELDS.items()
+                ],
+                cdc_sink=self._publish_change_event,
+            )
+        )
+        secret = {
+            "auth_flow": "client_credentials",
+            "login_url": self.emulator.url,
+            "client_id": "hub-client",
+            "client_secret": "hub-secret",
+        }
+        arn = session.client("secretsmanager").create_secret(
+            Name=f"{self.config.stack_name}/salesforce", SecretString=json.dumps(secret)
+        )["ARN"]
+        os.environ["SALESFORCE_CA_BUNDLE"] = self.emulator.ca_path
+        return {"SalesforceSecretArn": arn, "AllowedSalesforceOrgIds": self.emulator.org_id}
+
+    def _publish_change_event(self, event: dict[str, Any]) -> None:
+        """Event Relay puts change events on the partner event bus named like their source."""
+        self.published_events.append(event)
+        self.bus.put_event(event, bus_name=str(event.get("source", "default")))
+
+    def _export_function_environment(self) -> None:
+        """Every function runs in this one process, so the union of their environments is exported."""
+        assert self.context is not None
+        for spec in function_specs(self.doc).values():
+            for name, value in self.context.environment(spec.environment).items():
+                if self.environment.get(name, value) != value:
+                    log.warning("%s differs between functions; %s gets %r", name, spec.logical_id, value)
+                self.environment[name] = value
+        os.environ.update(self.environment)
+        # No X-Ray daemon or CloudWatch here: keep traces and EMF metrics out of the console.
+        os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+        os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+        os.environ["POWERTOOLS_LOG_LEVEL"] = self.config.log_level
+
+    def _load_functions(self) -> None:
+        """Layers' code goes on sys.path as Lambda puts it on /opt/python; handlers import lazily."""
+        assert self.context is not None
+        layers = layer_paths(self.doc)
+        for spec in function_specs(self.doc).values():
+            for layer in spec.layers:
+                path = str(layers[layer])
+                if path not in sys.path:
+                    sys.path.insert(0, path)
+        for logical_id, spec in function_specs(self.doc).items():
+            self.functions[logical_id] = LocalFunction(spec, self.context.attribute(logical_id, "Arn"))
+
+    def _start_gateway(self) -> None:
+        gateway = LocalGateway(
+            api_routes(self.doc),
+            self.functions,
+            default_user=self.config.default_user,
+            controls={
+                "health": lambda request, rest: _json({"status": "ok", **self.endpoints()}),
+                "outbound": lambda request, rest: _json(self.outbound.requests),
+                "events": self._events_control,
+                "schedules": self._schedules_control,
+            },
+            fallbacks={OUTBOUND_PATH: self.outbound},
+        )
+        self._gateway = ServerThread(gateway, HOST, self.config.gateway_port, name="gateway").start()
+        self.config.gateway_port = self._gateway.port
+
+    def _events_control(self, request: Request, rest: list[str]) -> Response:
+        """GET: change events received from Salesforce; POST {"Entries": [...]}: PutEvents onto the local bus."""
+        if request.method == "GET":
+            return _json(self.published_events)
+        entries = (request.get_json(silent=True) or {}).get("Entries")
+        if not isinstance(entries, list):
+            return _json({"message": 'expected {"Entries": [{"Source", "DetailType", "Detail", "EventBusName"}]}'}, 400)
+        matched = 0
+        for entry in entries:
+            event = {
+                "source": entry.get("Source", ""),
+                "detail-type": entry.get("DetailType", ""),
+                "detail": json.loads(entry.get("Detail") or "{}"),
+                "resources": entry.get("Resources", []),
+            }
+            matched += self.bus.put_event(event, bus_name=entry.get("EventBusName", "default"))
+        return _json({"FailedEntryCount": 0, "MatchedRules": matched})
+
+    def _schedules_control(self, request: Request, rest: list[str]) -> Response:
+        """GET: the schedules and when each fires next; POST /__local/schedules/<name>: fire it now."""
+        if request.method == "GET" or not rest:
+            return _json(
+                {
+                    name: {"expression": source.schedule.expression, "next_run": source.next_run.isoformat()}
+                    for name, source in self.schedules.items()
+                }
+            )
+        source = self.schedules.get(rest[0])
+        if source is None:
+            return _json({"message": f"no schedule {rest[0]}; known: {sorted(self.schedules)}"}, 404)
+        result = source.fire()
+        return _json({"schedule": rest[0], "result": result})
+
+    def _start_event_sources(self, session: Any) -> None:
+        assert self.context is not None
+        sqs = session.client("sqs")
+        streams = session.client("dynamodbstreams")
+        for logical_id, spec in function_specs(self.doc).items():
+            function = self.functions[logical_id]
+            for event in spec.events:
+                props = event.properties
+                if not self.context.resolve(props.get("Enabled", True)) or props.get("State") == "DISABLED":
+                    continue
+                reports = "ReportBatchItemFailures" in props.get("FunctionResponseTypes", [])
+                name = f"{logical_id}{event.name}"
+                if event.kind == "SQS":
+                    queue_logical_id = props["Queue"]["Fn::GetAtt"][0]
+                    self.sources.append(
+                        SqsEventSource(
+                            function,
+                            sqs,
+                            queue_url=self.context.physical[queue_logical_id],
+                            queue_arn=str(self.context.resolve(props["Queue"])),
+                            batch_size=int(props.get("BatchSize", 10)),
+                            batching_window_seconds=float(props.get("MaximumBatchingWindowInSeconds", 0)),
+                            report_batch_item_failures=reports,
+                        )
+                    )
+                elif event.kind == "DynamoDB":
+                    self.sources.append(
+                        DynamoStreamEventSource(
+                            function,
+                            streams,
+                            stream_arn=str(self.context.resolve(props["Stream"])),
+                            batch_size=int(props.get("BatchSize", 100)),
+                            starting_position=str(props.get("StartingPosition", "TRIM_HORIZON")),
+                            report_batch_item_failures=reports,
+                            maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
+                        )
+                    )
+                elif event.kind in ("Schedule", "ScheduleV2"):
+                    expression = props.get("Schedule") or props.get("ScheduleExpression")
+                    schedule = ScheduleEventSource(
+                        function,
+                        parse_schedule(str(self.context.resolve(expression))),
+                        rule_name=name,
+                        input_json=self.context.resolve(props.get("Input")),
+                    )
+                    self.schedules[name] = schedule
+                    self.sources.append(schedule)
+                elif event.kind in ("EventBridgeRule", "CloudWatchEvent"):
+                    self.bus.rules.append(
+                        EventRule(
+                            name=name,
+                            function=function,
+                            pattern=EventPattern.load(json.dumps(self.context.resolve(props.get("Pattern", {})))),
+                            input_json=self.context.resolve(props.get("Input")),
+                            bus_name=str(self.context.resolve(props.get("EventBusName", "default"))),
+                        )
+                    )
+                else:
+                    log.warning("%s: event source type %s is not run locally", name, event.kind)
+        self.bus.start()
+        for source in self.sources:
+            source.start()
+
+    def _seed_demo_data(self) -> None:
+        """A few records through the API itself, and matching accounts in the emulator."""
+        import requests
+
+        headers = {"X-Hub-User": "demo-seed"}
+        for entity, fields in DEMO_RECORDS:
+            answer = requests.post(f"{self.api_url}/records/{entity}", json=fields, headers=headers, timeout=10)
+            if answer.status_code != 201:
+                log.warning("demo %s not created: %s %s", entity, answer.status_code, answer.text[:200])
+        if self.emulator is not None:
+            self.emulator.seed("Account", DEMO_SALESFORCE_ACCOUNTS)
+
+    def endpoints(self) -> dict[str, str]:
+        found = {"api": self.api_url, "aws": self.aws_endpoint}
+        if self.emulator is not None:
+            found |= {"salesforce": self.emulator.url, "salesforce_ca": self.emulator.ca_path}
+        return found
+
+    def describe(self) -> str:
+        """What is running where, for the console."""
+        lines = [
+            "Salesforce sync hub, local stack (Ctrl-C stops it)",
+            f"  API gateway        {self.api_url}   "
+            f"(X-Hub-User header names the caller; default {self.config.default_user})",
+            f"  AWS (moto server)  {self.aws_endpoint}   (account {ACCOUNT_ID}, region {REGION}, any credentials)",
+        ]
+        if self.emulator is not None:
+            lines.append(
+                f"  Salesforce         {self.emulator.url}   (org {self.emulator.org_id}, CA {self.emulator.ca_path})"
+            )
+        lines.append("  Routes:")
+        lines += [f"    {route.method:6} {route.path:34} -> {route.function}" for route in api_routes(self.doc)]
+        lines.append(f"    POST   {OUTBOUND_PATH:34} -> recorded (GET /__local/outbound) until a function serves it")
+        lines.append("  Event sources:")
+        lines += [f"    {source.name}" for source in self.sources] or ["    (none declared)"]
+        lines += [f"    rule {rule.name} -> {rule.function.name}" for rule in self.bus.rules]
+        lines.append("  Tables and queues:")
+        assert self.context is not None
+        lines += [f"    {name:22} {physical}" for name, physical in sorted(self.context.physical.items())]
+        return "\n".join(lines)
+
+
+def _json(payload: Any, status: int = 200) -> Response:
+    return Response(json.dumps(payload, default=str), status=status, content_type="application/json")
+
+
+# Outbound message definitions the emulator sends to the hub's webhook (fields as an admin would pick them).
+OUTBOUND_FIELDS: dict[str, list[str]] = {
+    "Account": ["Id", "Name", "AccountNumber", "Industry", "Phone", "Website", "Hub_Id__c", "LastModifiedDate"],
+    "Contact": ["Id", "AccountId", "FirstName", "LastName", "Email", "Phone", "Hub_Id__c", "LastModifiedDate"],
+    "Case": ["Id", "CaseNumber", "AccountId", "ContactId", "Subject", "Status", "Priority", "Hub_Id__c"],
+}
+
+DEMO_RECORDS: list[tuple[str, dict[str, Any]]] = [
+    ("Account", {"name": "Van Dijk Logistics B.V.", "industry": "Transportation", "phone": "+31 10 555 0100"}),
+    ("Account", {"name": "Nordlicht Maschinenbau GmbH", "industry": "Manufacturing"}),
+    ("Account", {"name": "Harbourside Dental Group", "industry": "Healthcare"}),
+]
+
+DEMO_SALESFORCE_ACCOUNTS: list[dict[str, Any]] = [
+    {"Name": "Acme Field Services", "Industry": "Energy", "Phone": "+1 415 555 0199"},
+    {"Name": "Blue Fjord Seafood AS", "Industry": "Food & Beverage"},
+]
