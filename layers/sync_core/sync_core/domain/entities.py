@@ -243,6 +243,9 @@ class EntityName(StrEnum):
     QUOTE = "Quote"
     ORDER = "Order"
     CASE = "Case"
+    # Created by releasing a case (sync_core.domain.cases), after the case they bill.
+    INVOICE = "Invoice"
+    CONTRACT_USAGE = "ContractUsage"
 
 
 # Case is a hub record like the others, but its fields and writes belong to the case workflow

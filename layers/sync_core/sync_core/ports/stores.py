@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -97,4 +98,33 @@ class ErrorLog(Protocol):
 
     def save(self, entry: ErrorEntry) -> None:
         """Store a changed entry (resolve, dead)."""
+        ...
+
+
+FieldValue = str | int | float | bool
+
+
+class RecordFinder(Protocol):
+    """Records of one entity whose top-level fields equal given values (cases by status, contacts by account)."""
+
+    def find(
+        self, entity: EntityName, where: dict[str, FieldValue], *, limit: int, cursor: str | None
+    ) -> Page[HubRecord]:
+        """Matching records in id order, a page at a time; a page is short only when no more match."""
+        ...
+
+
+class RecordBatchWriter(Protocol):
+    """Several records and their sync states written all or nothing (a released case and its invoice)."""
+
+    def write_together(
+        self,
+        *,
+        creates: Sequence[tuple[HubRecord, SyncState]] = (),
+        replaces: Sequence[tuple[HubRecord, SyncState, int]] = (),
+    ) -> None:
+        """Create new records and replace others at an expected version, in one transaction.
+
+        AlreadyExistsError if a new id is taken; StaleVersionError (or NotFoundError) if a replaced record moved on.
+        """
         ...
