@@ -24,7 +24,7 @@ from sync_core.errors import (
 from sync_core.observability import logger
 
 
-def error_response(status: HTTPStatus, message: str, **details: Any) -> Response[Any]:
+def error_response(status: HTTPStatus, message: str, /, **details: Any) -> Response[Any]:
     body = {"message": message, "status": status.value, **{k: v for k, v in details.items() if v is not None}}
     headers: dict[str, str] = {}
     if status is HTTPStatus.SERVICE_UNAVAILABLE and details.get("retry_after_seconds"):
@@ -77,7 +77,11 @@ def register_error_handlers(app: APIGatewayHttpResolver) -> None:
         status = _status_for(exc, has_if_match=has_if_match)
         if status is HTTPStatus.INTERNAL_SERVER_ERROR:
             logger.exception("unmapped hub error")
-        return error_response(status, exc.message, **exc.details)
+        details = dict(exc.details)
+        # A workflow error names the case's status; "status" in the body stays the HTTP one.
+        if "status" in details:
+            details["workflow_status"] = details.pop("status")
+        return error_response(status, exc.message, **details)
 
     @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
     def _invalid_request(exc: RequestValidationError) -> Response[Any]:

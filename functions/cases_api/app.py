@@ -1,0 +1,301 @@
+"""cases_api: cases through the Cases form's workflow, their activities and related cases, and case settings."""
+
+# No `from __future__ import annotations`: Powertools reads the annotations to validate and document routes.
+from collections.abc import Callable
+from functools import cache
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel
+
+from sync_core.adapters.factories import build_cases_service
+from sync_core.adapters.idempotency import run_idempotently
+from sync_core.config import get_settings
+from sync_core.domain.cases import (
+    Activity,
+    ActivityInput,
+    AssignmentRules,
+    AvailableTransitions,
+    CaseClass,
+    CaseCreate,
+    CaseRecord,
+    CaseStatus,
+    CaseUpdate,
+    Contract,
+    ContractUsageRecord,
+    InvoiceRecord,
+    RelatedCase,
+    RelatedCaseView,
+    TransitionRequest,
+    Workgroup,
+)
+from sync_core.domain.records import Page
+from sync_core.errors import ValidationFailedError
+from sync_core.http.errors import error_response, register_error_handlers
+from sync_core.http.requests import caller_identity, etag, expected_version
+from sync_core.observability import logger, metrics, tracer
+from sync_core.services.cases import CasesService
+
+app = APIGatewayHttpResolver(enable_validation=True)
+register_error_handlers(app)
+
+CASES = ["Cases"]
+SETTINGS = ["Case settings"]
+Limit = Annotated[int, Query(ge=1, le=100, description="Page size")]
+Cursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="idempotency-key", description="Makes a retried call safe: the same key returns the first answer"),
+]
+IfMatch = Annotated[
+    str | None, Header(alias="if-match", description='The case\'s ETag, e.g. "3": refused with 412 if it moved on')
+]
+
+
+@cache
+def _service() -> CasesService:
+    return build_cases_service(get_settings())
+
+
+def _caller() -> str:
+    return caller_identity(app.current_event.raw_event)
+
+
+def _version() -> int | None:
+    return expected_version(app.current_event.headers)
+
+
+def _with_etag[M: BaseModel](body: M, version: int, status: HTTPStatus = HTTPStatus.OK) -> Response[M]:
+    return Response(
+        status_code=status.value,
+        content_type=content_types.APPLICATION_JSON,
+        body=body,
+        headers={"ETag": etag(version)},
+    )
+
+
+def _case_response(record: CaseRecord, status: HTTPStatus = HTTPStatus.OK) -> Response[CaseRecord]:
+    return _with_etag(record, record.version, status)
+
+
+def _once(scope: str, payload: Any, write: Callable[[str], CaseRecord], key: str | None) -> CaseRecord:
+    """Run a case write once per Idempotency-Key; a replay answers with the first call's case."""
+    caller = _caller()
+
+    def run() -> dict[str, Any]:
+        record = write(caller)
+        metrics.add_metric(name="CaseWritten", unit=MetricUnit.Count, value=1)
+        return record.model_dump(mode="json")
+
+    stored = run_idempotently(
+        run,
+        idempotency_key=key,
+        scope=scope,
+        caller=caller,
+        request_payload={"body": payload, "if_match": app.current_event.headers.get("if-match")},
+        context=app.lambda_context,
+    )
+    return CaseRecord.model_validate(stored)
+
+
+# ---------------------------------------------------------------- cases
+
+
+@app.post("/cases", summary="Create a case (status New; Case ID from the numbering sequence)", tags=CASES)
+def create_case(body: Annotated[CaseCreate, Body()], idempotency_key: IdempotencyKey = None) -> Response[CaseRecord]:
+    payload = body.model_dump(mode="json")
+    record = _once("cases.create", payload, lambda caller: _service().create_case(body, actor=caller), idempotency_key)
+    return _case_response(record, HTTPStatus.CREATED)
+
+
+@app.get("/cases", summary="List cases, filtered by status, owner or business account", tags=CASES)
+def list_cases(
+    status: Annotated[CaseStatus | None, Query()] = None,
+    owner: Annotated[str | None, Query(max_length=512)] = None,
+    account_id: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Limit = 25,
+    cursor: Cursor = None,
+) -> Page[CaseRecord]:
+    return _service().list_cases(status=status, owner=owner, account_id=account_id, limit=limit, cursor=cursor)
+
+
+@app.get("/cases/<case_id>", summary="Read a case", tags=CASES)
+def get_case(case_id: str) -> Response[CaseRecord]:
+    return _case_response(_service().get_case(case_id))
+
+
+@app.patch(
+    "/cases/<case_id>", summary="Change some fields of a case (status changes go through transitions)", tags=CASES
+)
+def update_case(case_id: str, body: Annotated[CaseUpdate, Body()], if_match: IfMatch = None) -> Response[CaseRecord]:
+    return _case_response(_service().update_case(case_id, body, actor=_caller(), expected_version=_version()))
+
+
+@app.get("/cases/<case_id>/transitions", summary="The actions available now and the reasons each takes", tags=CASES)
+def list_transitions(case_id: str) -> AvailableTransitions:
+    return _service().transitions(case_id)
+
+
+@app.post(
+    "/cases/<case_id>/transitions",
+    summary="Run an action: open, close, pending-customer, release, take or apply-assignment-rules",
+    description="409 when the status does not allow the action (naming the actions it allows); "
+    "422 when the target status does not allow the reason (listing the reasons it allows).",
+    tags=CASES,
+)
+def transition_case(
+    case_id: str,
+    body: Annotated[TransitionRequest, Body()],
+    if_match: IfMatch = None,
+    idempotency_key: IdempotencyKey = None,
+) -> Response[CaseRecord]:
+    version = _version()
+    record = _once(
+        f"cases.transition.{case_id}",
+        body.model_dump(mode="json"),
+        lambda caller: _service().transition(case_id, body, actor=caller, expected_version=version),
+        idempotency_key,
+    )
+    return _case_response(record)
+
+
+@app.get("/cases/<case_id>/invoice", summary="The invoice the case's release created", tags=CASES)
+def get_invoice(case_id: str) -> InvoiceRecord:
+    return _service().invoice(case_id)
+
+
+@app.get("/cases/<case_id>/contract-usage", summary="The contract usage the case's release recorded", tags=CASES)
+def get_contract_usage(case_id: str) -> ContractUsageRecord:
+    return _service().contract_usage(case_id)
+
+
+# ---------------------------------------------------------------- activities and related cases
+
+
+@app.get("/cases/<case_id>/activities", summary="The case's activities", tags=CASES)
+def list_activities(case_id: str) -> list[Activity]:
+    return _service().activities(case_id)
+
+
+@app.post("/cases/<case_id>/activities", summary="Log an activity on the case (the caller is its author)", tags=CASES)
+def add_activity(
+    case_id: str,
+    body: Annotated[ActivityInput, Body()],
+    if_match: IfMatch = None,
+    idempotency_key: IdempotencyKey = None,
+) -> Response[Activity]:
+    version = _version()
+    record = _once(
+        f"cases.activity.{case_id}",
+        body.model_dump(mode="json"),
+        lambda caller: _service().add_activity(case_id, body, actor=caller, expected_version=version),
+        idempotency_key,
+    )
+    return _with_etag(record.fields.activities[-1], record.version, HTTPStatus.CREATED)
+
+
+@app.get("/cases/<case_id>/related-cases", summary="The Related Cases tab", tags=CASES)
+def list_related_cases(case_id: str) -> list[RelatedCaseView]:
+    return _service().related_cases(case_id)
+
+
+@app.post("/cases/<case_id>/related-cases", summary="Relate another case (Blocks, Depends On, ...)", tags=CASES)
+def relate_case(
+    case_id: str, body: Annotated[RelatedCase, Body()], if_match: IfMatch = None
+) -> Response[list[RelatedCaseView]]:
+    record = _service().relate_case(case_id, body, actor=_caller(), expected_version=_version())
+    return Response(
+        status_code=HTTPStatus.OK.value,
+        content_type=content_types.APPLICATION_JSON,
+        body=_service().related_cases(case_id),
+        headers={"ETag": etag(record.version)},
+    )
+
+
+@app.delete("/cases/<case_id>/related-cases/<related_id>", summary="Remove a related case", tags=CASES)
+def unrelate_case(case_id: str, related_id: str, if_match: IfMatch = None) -> Response[Any]:
+    record = _service().unrelate_case(case_id, related_id, actor=_caller(), expected_version=_version())
+    return Response(status_code=HTTPStatus.NO_CONTENT.value, headers={"ETag": etag(record.version)})
+
+
+# ---------------------------------------------------------------- settings
+
+
+def _same_id(path_id: str, body_id: str, field: str) -> None:
+    if path_id != body_id:
+        raise ValidationFailedError(f"{field} in the body ({body_id}) differs from the path ({path_id})", field=field)
+
+
+@app.get("/cases/settings/classes", summary="Case classes", tags=SETTINGS)
+def list_classes() -> list[CaseClass]:
+    return _service().list_classes()
+
+
+@app.get("/cases/settings/classes/<class_id>", summary="Read a case class", tags=SETTINGS)
+def get_class(class_id: str) -> CaseClass:
+    return _service().get_class(class_id)
+
+
+@app.put("/cases/settings/classes/<class_id>", summary="Create or replace a case class", tags=SETTINGS)
+def put_class(class_id: str, body: Annotated[CaseClass, Body()]) -> CaseClass:
+    _same_id(class_id, body.class_id, "class_id")
+    return _service().put_class(body)
+
+
+@app.get("/cases/settings/workgroups", summary="Workgroups", tags=SETTINGS)
+def list_workgroups() -> list[Workgroup]:
+    return _service().list_workgroups()
+
+
+@app.get("/cases/settings/workgroups/<workgroup_id>", summary="Read a workgroup", tags=SETTINGS)
+def get_workgroup(workgroup_id: str) -> Workgroup:
+    return _service().get_workgroup(workgroup_id)
+
+
+@app.put("/cases/settings/workgroups/<workgroup_id>", summary="Create or replace a workgroup", tags=SETTINGS)
+def put_workgroup(workgroup_id: str, body: Annotated[Workgroup, Body()]) -> Workgroup:
+    _same_id(workgroup_id, body.workgroup_id, "workgroup_id")
+    return _service().put_workgroup(body)
+
+
+@app.get("/cases/settings/contracts", summary="Contracts", tags=SETTINGS)
+def list_contracts() -> list[Contract]:
+    return _service().list_contracts()
+
+
+@app.get("/cases/settings/contracts/<contract_id>", summary="Read a contract", tags=SETTINGS)
+def get_contract(contract_id: str) -> Contract:
+    return _service().get_contract(contract_id)
+
+
+@app.put("/cases/settings/contracts/<contract_id>", summary="Create or replace a contract", tags=SETTINGS)
+def put_contract(contract_id: str, body: Annotated[Contract, Body()]) -> Contract:
+    _same_id(contract_id, body.contract_id, "contract_id")
+    return _service().put_contract(body)
+
+
+@app.get("/cases/settings/assignment-rules", summary="The case assignment map", tags=SETTINGS)
+def get_assignment_rules() -> AssignmentRules:
+    return _service().get_assignment_rules()
+
+
+@app.put("/cases/settings/assignment-rules", summary="Replace the case assignment map", tags=SETTINGS)
+def put_assignment_rules(body: Annotated[AssignmentRules, Body()]) -> AssignmentRules:
+    return _service().put_assignment_rules(body)
+
+
+@app.not_found
+def unknown_route(_: Exception) -> Response[Any]:
+    return error_response(HTTPStatus.NOT_FOUND, f"no route {app.current_event.http_method} {app.current_event.path}")
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+@tracer.capture_lambda_handler(capture_response=False)
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)
