@@ -295,7 +295,7 @@ class SalesforceClient:
         if not records:
             return WriteOutcome()
         # create + upload + close + polls + three result downloads; unused calls are given back afterwards.
-        decision = self._grant(3 + self._options.bulk_max_polls + 3)
+        decision = self._grant(3 + self._options.bulk_max_polls + 3, all_or_nothing=True)
         if not decision.fully_granted:
             assert decision.reason is not None and decision.resume_after is not None
             return WriteOutcome(
@@ -456,7 +456,7 @@ class SalesforceClient:
             except requests.ConnectionError as error:
                 raise _CallFailed(SalesforceFailure(code="CONNECTION_ERROR", message=str(error))) from error
 
-    def _grant(self, calls: int) -> BudgetDecision:
+    def _grant(self, calls: int, *, all_or_nothing: bool = False) -> BudgetDecision:
         """Ask the governor, then reserve what it grants in the shared daily count (atomically)."""
         now = self._clock.now()
         day = budget_day(now)
@@ -471,6 +471,8 @@ class SalesforceClient:
                 run_cap=self._options.api_calls_per_run,
             )
             decision = decide_budget(state, calls, now)
+            if all_or_nothing and not decision.fully_granted:
+                decision = decision.model_copy(update={"granted": 0})
             if not decision.granted:
                 break
             if self._budget_store.reserve(day, decision.granted, allowance=state.hub_allowance, org=org):
