@@ -47,13 +47,13 @@ class DynamoRecordFinder:
         request: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :entity",
-            "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
             "Limit": max(limit, _READ_BATCH),
             "ConsistentRead": True,
         }
-        if conditions:
+        if conditions:  # DynamoDB refuses attribute names that no expression uses
             request["FilterExpression"] = " AND ".join(conditions)
+            request["ExpressionAttributeNames"] = names
         start = decode_cursor(cursor, expected_keys=_KEY_NAMES)
         if start is not None:
             if start["pk"] != {"S": entity.value}:
