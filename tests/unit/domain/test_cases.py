@@ -128,9 +128,10 @@ def transition(
     return outcome.case
 
 
-def valid_request(action: str) -> dict[str, str | None]:
-    dialog = SEED_ACTIONS[action]["dialog"]
-    return {"reason": dialog[0] if dialog else None}
+def dialog_reason(action: str) -> str | None:
+    """A reason the action's Details dialog offers (None for actions without a dialog)."""
+    dialog: list[str] = SEED_ACTIONS[action]["dialog"]
+    return dialog[0] if dialog else None
 
 
 RULES_SETTINGS = WorkflowSettings(
@@ -150,11 +151,11 @@ def test_every_action_from_every_status(status: str, action: str) -> None:
     seed = SEED_ACTIONS[action]
     # When / Then
     if status in seed["from"]:
-        after = transition(case, action, **valid_request(action), settings=RULES_SETTINGS)
+        after = transition(case, action, dialog_reason(action), settings=RULES_SETTINGS)
         assert after.status.value == (seed["to"] or status)
     else:
         with pytest.raises(InvalidTransitionError) as refused:
-            transition(case, action, **valid_request(action), settings=RULES_SETTINGS)
+            transition(case, action, dialog_reason(action), settings=RULES_SETTINGS)
         assert refused.value.status == status
         assert refused.value.allowed_actions == allowed_from(status)
 
@@ -295,7 +296,7 @@ def test_open_assigns_the_owner_its_dialog_names_from_the_workgroup() -> None:
 def test_only_open_takes_an_owner(action: str) -> None:
     case = make_case(SEED_ACTIONS[action]["from"][0])
     with pytest.raises(ValidationFailedError) as refused:
-        transition(case, action, **valid_request(action), owner="bob", settings=RULES_SETTINGS)
+        transition(case, action, dialog_reason(action), owner="bob", settings=RULES_SETTINGS)
     assert refused.value.field == "owner"
 
 
@@ -332,7 +333,7 @@ def billed_case(**fields: Any) -> Case:
     case = make_case("Open", "In Process", contact_id="CON-000001", **fields)
     case = add_activity(
         case,
-        ActivityInput(type="Work Item", summary="Fix", time_spent_minutes=50, overtime_minutes=10),  # type: ignore[arg-type]
+        ActivityInput(type="Work Item", summary="Fix", time_spent_minutes=50, overtime_minutes=10),
         case_class=SUPPORT.model_copy(update={"round_time_minutes": 15, "overtime_rate": Decimal(120)}),
         actor="alice",
         now=NOW,
@@ -653,7 +654,7 @@ def test_a_released_case_takes_no_activities() -> None:
     with pytest.raises(ValidationFailedError, match="released"):
         add_activity(
             make_case("Released"), ActivityInput(type="Note", summary="x"), case_class=SUPPORT, actor="a", now=NOW
-        )  # type: ignore[arg-type]
+        )
 
 
 def test_related_cases_are_typed_links_never_to_itself() -> None:
