@@ -1,0 +1,223 @@
+"""Change Data Capture relayed to EventBridge (Event Relay): one EventBridge event per change event."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import queue
+import threading
+import traceback
+import uuid
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+
+from . import values
+from .org import Org
+from .schema import ObjectDef
+from .store import Change
+
+EXCLUDED = frozenset({"Id", "IsDeleted", "SystemModstamp"})
+
+
+def schema_id(sobject: str) -> str:
+    digest = hashlib.sha256(f"{sobject}ChangeEvent".encode()).digest()[:16]
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def _value(value: Any) -> Any:
+    """Event Relay (Pub/Sub Avro decoded to JSON): datetimes as epoch milliseconds."""
+    if isinstance(value, datetime):
+        return values.epoch_millis(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _layout(obj: ObjectDef) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Payload keys in schema order; compound fields (Name, BillingAddress ...) group their components."""
+    compounds = {f.compound[0] for f in obj.fields.values() if f.compound}
+    layout: list[tuple[str, list[tuple[str, str]]]] = []
+    seen: dict[str, list[tuple[str, str]]] = {}
+    for fdef in obj.fields.values():
+        if fdef.name in EXCLUDED or (fdef.name in compounds and not fdef.compound):
+            continue
+        if fdef.compound:
+            group, part = fdef.compound
+            if group not in seen:
+                seen[group] = []
+                layout.append((group, seen[group]))
+            seen[group].append((part, fdef.name))
+        else:
+            layout.append((fdef.name, []))
+    return layout
+
+
+def build_payload(obj: ObjectDef, change: Change, commit_number: int, commit_ms: int) -> dict[str, Any]:
+    record = change.after or change.before or {}
+    changed = set(change.changed_fields)
+    include_all = change.kind in ("CREATE", "UNDELETE")
+    payload: dict[str, Any] = {}
+    changed_names: list[str] = []
+    nulled: list[str] = []
+    for key, parts in _layout(obj):
+        if parts:
+            group: dict[str, Any] = {}
+            any_set = False
+            for part, field_name in parts:
+                value = record.get(field_name)
+                show = include_all or field_name in changed
+                group[part] = _value(value) if show and change.kind != "DELETE" else None
+                if show and change.kind != "DELETE" and value is not None:
+                    any_set = True
+                if change.kind == "UPDATE" and field_name in changed:
+                    changed_names.append(f"{key}.{part}")
+                    if value is None:
+                        nulled.append(f"{key}.{part}")
+            payload[key] = (
+                group if any_set or (change.kind == "UPDATE" and any(f in changed for _, f in parts)) else None
+            )
+            continue
+        value = record.get(key)
+        show = (include_all or key in changed) and change.kind != "DELETE"
+        payload[key] = _value(value) if show else None
+        if change.kind == "UPDATE" and key in changed:
+            changed_names.append(key)
+            if value is None:
+                nulled.append(key)
+    header = {
+        "entityName": obj.name,
+        "recordIds": [change.record_id],
+        "changeType": change.kind,
+        "changeOrigin": change.origin,
+        "transactionKey": change.transaction_key,
+        "sequenceNumber": change.sequence_number,
+        "commitTimestamp": commit_ms,
+        "commitNumber": commit_number,
+        "commitUser": change.user_id,
+        "nulledFields": nulled,
+        "diffFields": [],
+        "changedFields": changed_names,
+    }
+    return {"ChangeEventHeader": header, **payload}
+
+
+class CdcRelay:
+    def __init__(self, org: Org) -> None:
+        self.org = org
+        self.sink: Callable[[dict[str, Any]], None] | None = org.config.cdc_sink
+        self.objects = {o.lower() for o in org.config.cdc_objects} if org.config.cdc_objects is not None else None
+        self.queue: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        self.lock = threading.Lock()
+        self.delivered: list[dict[str, Any]] = []
+        self.errors: list[dict[str, Any]] = []
+        self.commit_number = 1_000_000_000_000
+        self.replay_id = 0
+        self.thread: threading.Thread | None = None
+
+    def source(self) -> str:
+        return f"aws.partner/salesforce.com/{self.org.config.org_id}/{self.org.config.event_relay_channel_id}"
+
+    def envelope(self, sobject: str, payload: dict[str, Any]) -> dict[str, Any]:
+        with self.lock:
+            self.replay_id += 1
+        now = self.org.clock.now()
+        return {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": f"{sobject}ChangeEvent",
+            "source": self.source(),
+            "account": self.org.config.aws_account_id,
+            "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": self.org.config.aws_region,
+            "resources": [],
+            "detail": {"payload": payload, "schemaId": schema_id(sobject), "id": str(uuid.uuid4())},
+        }
+
+    def on_changes(self, changes: list[Change]) -> None:
+        wanted = [c for c in changes if self.objects is None or c.sobject.lower() in self.objects]
+        if not wanted:
+            return
+        with self.lock:
+            self.commit_number += 1
+            commit_number = self.commit_number
+        commit_ms = values.epoch_millis(self.org.clock.now())
+        events: list[dict[str, Any]] = []
+        for change in wanted:
+            obj = self.org.schemas[change.sobject.lower()]
+            payload = build_payload(obj, change, commit_number, commit_ms)
+            merged = False
+            for previous in events:
+                prev_header = previous["ChangeEventHeader"]
+                if (
+                    prev_header["entityName"] == obj.name
+                    and prev_header["changeType"] == change.kind
+                    and {k: v for k, v in previous.items() if k != "ChangeEventHeader"}
+                    == {k: v for k, v in payload.items() if k != "ChangeEventHeader"}
+                    and prev_header["changedFields"] == payload["ChangeEventHeader"]["changedFields"]
+                ):
+                    prev_header["recordIds"].append(change.record_id)
+                    merged = True
+                    break
+            if not merged:
+                events.append(payload)
+        for number, payload in enumerate(events, start=1):
+            payload["ChangeEventHeader"]["sequenceNumber"] = number
+            self.queue.put(self.envelope(payload["ChangeEventHeader"]["entityName"], payload))
+
+    def emit_gap(self, sobject: str, change_type: str, record_ids: list[str], user_id: str) -> dict[str, Any]:
+        obj = self.org.schemas[sobject.lower()]
+        with self.lock:
+            self.commit_number += 1
+            commit_number = self.commit_number
+        header = {
+            "entityName": obj.name,
+            "recordIds": [] if change_type == "GAP_OVERFLOW" else list(record_ids),
+            "changeType": change_type,
+            "changeOrigin": "",
+            "transactionKey": str(uuid.uuid4()),
+            "sequenceNumber": 1,
+            "commitTimestamp": values.epoch_millis(self.org.clock.now()),
+            "commitNumber": commit_number,
+            "commitUser": user_id,
+            "nulledFields": [],
+            "diffFields": [],
+            "changedFields": [],
+        }
+        event = self.envelope(obj.name, {"ChangeEventHeader": header})
+        self.queue.put(event)
+        return event
+
+    def start(self) -> None:
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._run, name="sf-emulator-cdc", daemon=True)
+            self.thread.start()
+
+    def stop(self) -> None:
+        if self.thread is not None:
+            self.queue.put(None)
+            self.thread.join(timeout=5)
+            self.thread = None
+
+    def _run(self) -> None:
+        while True:
+            event = self.queue.get()
+            if event is None:
+                return
+            try:
+                if self.sink is not None:
+                    self.sink(event)
+                with self.lock:
+                    self.delivered.append(event)
+            except Exception as exc:  # a failing sink must not stop the relay
+                with self.lock:
+                    self.errors.append({"event": event, "error": repr(exc), "trace": traceback.format_exc()})
+
+    def events(self) -> list[dict[str, Any]]:
+        with self.lock:
+            return list(self.delivered)
+
+    def clear(self) -> None:
+        with self.lock:
+            self.delivered.clear()
+            self.errors.clear()
