@@ -80,14 +80,18 @@ class _CallFailed(Exception):
 
 
 class _TimeoutSession(requests.Session):
-    """A session that never waits forever: simple-salesforce passes no timeout of its own."""
+    """A session that never waits forever (simple-salesforce passes no timeout) and keeps its CA bundle."""
 
-    def __init__(self, timeout: tuple[float, float]) -> None:
+    def __init__(self, timeout: tuple[float, float], ca_bundle: str | None) -> None:
         super().__init__()
         self._timeout = timeout
+        self._ca_bundle = ca_bundle
 
     def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
         kwargs.setdefault("timeout", self._timeout)
+        if self._ca_bundle:
+            # Per request: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override Session.verify.
+            kwargs.setdefault("verify", self._ca_bundle)
         return super().request(method, url, *args, **kwargs)
 
 
@@ -95,9 +99,7 @@ def http_session(
     options: ClientOptions, *, on_response: Callable[[requests.Response], None] | None = None
 ) -> requests.Session:
     """A requests session with the CA bundle, timeouts, the call-options header and an optional response hook."""
-    session = _TimeoutSession(options.timeout)
-    if options.ca_bundle:
-        session.verify = options.ca_bundle
+    session = _TimeoutSession(options.timeout, options.ca_bundle)
     # On the session rather than per call: simple-salesforce rebuilds its own headers and requests merges these in.
     session.headers[CALL_OPTIONS_HEADER] = f"client={options.hub_client_id}"
     if on_response is not None:
