@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from typing import Any, Literal
+from urllib.parse import quote
 
 import requests
 from simple_salesforce.api import Salesforce
@@ -47,7 +48,7 @@ from sync_core.domain.salesforce import (
 )
 from sync_core.errors import BudgetExhaustedError
 from sync_core.observability import logger
-from sync_core.ports.salesforce import ApiBudgetStore, SalesforceRecord
+from sync_core.ports.salesforce import ApiBudgetStore, SalesforceApi, SalesforceRecord
 from sync_core.ports.stores import Clock
 
 LIMIT_INFO_HEADER = "Sforce-Limit-Info"
@@ -107,8 +108,8 @@ def http_session(
     return session
 
 
-class SalesforceClient:
-    """The adapter behind sync_core.ports.salesforce.SalesforceApi."""
+class SalesforceClient(SalesforceApi):
+    """The adapter behind sync_core.ports.salesforce.SalesforceApi (subclassed so mypy checks every signature)."""
 
     def __init__(
         self, *, tokens: TokenSource, budget_store: ApiBudgetStore, clock: Clock, options: ClientOptions
@@ -167,7 +168,8 @@ class SalesforceClient:
         params = {"fields": ",".join(fields)} if fields else None
         try:
             record: SalesforceRecord = self._read(
-                lambda sf: sf.restful(f"sobjects/{sobject}/{record_id}", params=params), translate=False
+                lambda sf: sf.restful(f"sobjects/{sobject}/{quote(record_id, safe='')}", params=params),
+                translate=False,
             )
         except _CallFailed as failed:
             if failed.failure.http_status == 404:
@@ -513,7 +515,7 @@ class SalesforceClient:
             yield
         finally:
             made = self._calls_this_run - before
-            if made != reserved or self._org_usage is not None:
+            if made != reserved:
                 self._budget_store.add(day, made - reserved, org=self._org_usage)
 
     def _exhausted(self, decision: BudgetDecision, *, next_records_url: str | None) -> BudgetExhaustedError:
