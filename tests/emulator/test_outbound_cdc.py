@@ -1,0 +1,249 @@
+"""Outbound messages (SOAP envelope, batching, retries until Ack) and Change Data Capture via Event Relay."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from defusedxml import ElementTree
+
+from local.sf_emulator import EmulatorConfig, OutboundMessageConfig, RunningEmulator, start_emulator
+from local.sf_emulator.cdc import schema_id
+from tests.emulator.conftest import API, session_for, wait_until
+
+pytestmark = pytest.mark.emulator
+
+SOAP_NS = "http://schemas.xmlsoap.org/soap/envelope/"
+OM_NS = "http://soap.sforce.com/2005/09/outbound"
+SF_NS = "urn:sobject.enterprise.soap.sforce.com"
+XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
+ACK = (
+    b'<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/">'
+    b'<soapenv:Body><notificationsResponse xmlns="http://soap.sforce.com/2005/09/outbound"><Ack>true</Ack>'
+    b"</notificationsResponse></soapenv:Body></soapenv:Envelope>"
+)
+NACK = ACK.replace(b"<Ack>true</Ack>", b"<Ack>false</Ack>")
+
+
+class Receiver:
+    """A tiny SOAP listener: answers from a script (status, body) then Ack true."""
+
+    def __init__(self) -> None:
+        self.script: list[tuple[int, bytes]] = []
+        self.bodies: list[bytes] = []
+        self.headers: list[Any] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.bodies.append(body)
+                receiver.headers.append(self.headers)
+                status, answer = receiver.script.pop(0) if receiver.script else (200, ACK)
+                self.send_response(status)
+                self.send_header("Content-Type", "text/xml; charset=utf-8")
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/salesforce/outbound"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[Receiver]:
+    listener = Receiver()
+    yield listener
+    listener.server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def relay_events() -> list[dict[str, Any]]:
+    return []
+
+
+@pytest.fixture(scope="module")
+def om_emu(receiver: Receiver, relay_events: list[dict[str, Any]]) -> Iterator[RunningEmulator]:
+    config = EmulatorConfig(
+        port=0,
+        outbound_messages=[
+            OutboundMessageConfig(
+                sobject="Account",
+                fields=["Id", "Name", "Phone", "Industry", "CreatedDate", "LastModifiedDate", "SystemModstamp"],
+                endpoint_url=receiver.url,
+            )
+        ],
+        outbound_retry_initial_seconds=0.05,
+        outbound_retry_max_seconds=0.2,
+        cdc_sink=relay_events.append,
+        cdc_objects=["Account", "Contact", "Case"],
+    )
+    emulator = start_emulator(config)
+    yield emulator
+    emulator.stop()
+
+
+@pytest.fixture
+def om(om_emu: RunningEmulator, receiver: Receiver, relay_events: list[dict[str, Any]]) -> RunningEmulator:
+    om_emu.reset()
+    receiver.script.clear()
+    receiver.bodies.clear()
+    relay_events.clear()
+    return om_emu
+
+
+def notifications(body: bytes) -> list[dict[str, str]]:
+    root = ElementTree.fromstring(body)
+    out = []
+    for note in root.iter(f"{{{OM_NS}}}Notification"):
+        sobject = note.find(f"{{{OM_NS}}}sObject")
+        fields = {child.tag.split("}")[1]: child.text for child in sobject}
+        out.append({"NotificationId": note.find(f"{{{OM_NS}}}Id").text, **fields})
+    return out
+
+
+def test_soap_envelope_matches_salesforce(om, receiver):
+    http = session_for(om, om.issue_token())
+    created = http.post(f"{om.url}/services/data/{API}/sobjects/Account", json={"Name": "Acme & Co", "Phone": None})
+    record_id = created.json()["id"]
+    wait_until(om.outbound_deliveries)
+    body = receiver.bodies[0]
+    assert receiver.headers[0]["Content-Type"] == "text/xml; charset=UTF-8"
+    assert receiver.headers[0]["SOAPAction"] == '""'
+    root = ElementTree.fromstring(body)
+    assert root.tag == f"{{{SOAP_NS}}}Envelope"
+    message = root.find(f"{{{SOAP_NS}}}Body/{{{OM_NS}}}notifications")
+    children = [child.tag.split("}")[1] for child in message]
+    assert children == ["OrganizationId", "ActionId", "SessionId", "EnterpriseUrl", "PartnerUrl", "Notification"]
+    assert message.find(f"{{{OM_NS}}}OrganizationId").text == "00D000000000001AAA"
+    assert message.find(f"{{{OM_NS}}}ActionId").text == "04k000000000001AAA"
+    assert message.find(f"{{{OM_NS}}}SessionId").get(f"{{{XSI_NS}}}nil") == "true"
+    assert message.find(f"{{{OM_NS}}}EnterpriseUrl").text == f"{om.url}/services/Soap/c/64.0/00D000000000001"
+    assert message.find(f"{{{OM_NS}}}PartnerUrl").text == f"{om.url}/services/Soap/u/64.0/00D000000000001"
+    sobject = message.find(f"{{{OM_NS}}}Notification/{{{OM_NS}}}sObject")
+    assert sobject.get(f"{{{XSI_NS}}}type") == "sf:Account"
+    names = [child.tag for child in sobject]
+    assert all(n.startswith(f"{{{SF_NS}}}") for n in names)
+    # sf:Id first, the rest alphabetical, null fields (Phone, Industry) omitted
+    assert [n.split("}")[1] for n in names] == ["Id", "CreatedDate", "LastModifiedDate", "Name", "SystemModstamp"]
+    note = notifications(body)[0]
+    assert note["Id"] == record_id and note["Name"] == "Acme & Co"
+    assert note["NotificationId"].startswith("04l") and len(note["NotificationId"]) == 18
+    assert note["CreatedDate"].endswith(".000Z")
+    assert b'<SessionId xsi:nil="true"/>' in body
+
+
+def test_retries_until_ack_and_records_every_attempt(om, receiver):
+    receiver.script.extend([(500, b"boom"), (200, NACK), (200, b"not xml")])
+    om.user_change("create", "Account", fields={"Name": "Retry Ltd"})
+    deliveries = wait_until(lambda: [d for d in om.outbound_deliveries() if d["ack"]] and om.outbound_deliveries())
+    assert [(d["status"], d["ack"]) for d in deliveries] == [(500, False), (200, False), (200, False), (200, True)]
+    assert deliveries[1]["error"] == "SOAP response was a nack"
+    assert [d["retry"] for d in deliveries] == [False, True, True, True]
+    assert len({tuple(d["notification_ids"]) for d in deliveries}) == 1
+    assert om.outbound_pending() == []
+
+
+def test_batches_up_to_100_and_never_on_delete(om, receiver):
+    http = session_for(om, om.issue_token())
+    records = [{"attributes": {"type": "Account"}, "Name": f"A{i}"} for i in range(150)]
+    http.post(f"{om.url}/services/data/{API}/composite/sobjects", json={"records": records})
+    wait_until(lambda: not om.outbound_pending() and om.outbound_deliveries(), timeout=10)
+    delivered = [d for d in om.outbound_deliveries() if d["ack"]]
+    assert all(len(d["notification_ids"]) <= 100 for d in om.outbound_deliveries())
+    assert sum(len(d["record_ids"]) for d in delivered) == 150
+    assert sorted(len(d["notification_ids"]) for d in delivered) == [50, 100]
+    before = len(om.outbound_deliveries())
+    victim = om.records("Account")[0]["Id"]
+    http.delete(f"{om.url}/services/data/{API}/sobjects/Account/{victim}")
+    http.post(f"{om.url}/services/data/{API}/sobjects/Contact", json={"LastName": "Not configured"})
+    wait_until(lambda: len(relay_events_of(om)) >= 1)
+    assert len(om.outbound_deliveries()) == before
+
+
+def relay_events_of(emulator: RunningEmulator) -> list[dict[str, Any]]:
+    return [e for e in emulator.cdc_events() if e["detail"]["payload"]["ChangeEventHeader"]["changeType"] == "DELETE"]
+
+
+def test_cdc_create_update_delete_undelete(om, relay_events):
+    http = session_for(om, om.issue_token())
+    http.headers["Sforce-Call-Options"] = "client=hub-sync"
+    base = f"{om.url}/services/data/{API}"
+    record_id = http.post(
+        f"{base}/sobjects/Contact", json={"FirstName": "Ada", "LastName": "Lovelace", "MailingCity": "London"}
+    ).json()["id"]
+    http.patch(f"{base}/sobjects/Contact/{record_id}", json={"LastName": "King", "MailingCity": None})
+    http.delete(f"{base}/sobjects/Contact/{record_id}")
+    om.user_change("undelete", "Contact", record_id)
+    events = wait_until(lambda: relay_events if len(relay_events) >= 4 else None)
+    create, update, delete, undelete = events
+    assert create["source"] == "aws.partner/salesforce.com/00D000000000001AAA/0YL000000000001GAA"
+    assert create["detail-type"] == "ContactChangeEvent"
+    assert set(create) == {"version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"}
+    assert create["detail"]["schemaId"] == schema_id("Contact")
+    header = create["detail"]["payload"]["ChangeEventHeader"]
+    assert header["changeType"] == "CREATE" and header["recordIds"] == [record_id]
+    assert header["changeOrigin"] == "com/salesforce/api/rest/60.0;client=hub-sync"
+    assert header["commitUser"] == "005000000000001AAA"
+    assert isinstance(header["commitTimestamp"], int) and isinstance(header["commitNumber"], int)
+    assert header["sequenceNumber"] == 1 and header["changedFields"] == []
+    payload = create["detail"]["payload"]
+    assert payload["Name"] == {"Salutation": None, "FirstName": "Ada", "LastName": "Lovelace"}
+    assert payload["MailingAddress"]["City"] == "London"
+    assert isinstance(payload["CreatedDate"], int)
+    for event in events:
+        assert "SystemModstamp" not in event["detail"]["payload"]
+        assert "IsDeleted" not in event["detail"]["payload"]
+
+    update_header = update["detail"]["payload"]["ChangeEventHeader"]
+    assert update_header["changeType"] == "UPDATE"
+    assert set(update_header["changedFields"]) == {"Name.LastName", "MailingAddress.City", "LastModifiedDate"}
+    assert update_header["nulledFields"] == ["MailingAddress.City"]
+    assert update["detail"]["payload"]["Name"]["LastName"] == "King"
+    assert update["detail"]["payload"]["Name"]["FirstName"] is None  # unchanged fields are null
+    assert update_header["transactionKey"] != header["transactionKey"]
+
+    assert delete["detail"]["payload"]["ChangeEventHeader"]["changeType"] == "DELETE"
+    assert delete["detail"]["payload"]["Name"] is None
+    undelete_header = undelete["detail"]["payload"]["ChangeEventHeader"]
+    assert undelete_header["changeType"] == "UNDELETE"
+    assert undelete_header["changeOrigin"] == ""  # a user in the UI, not the API
+    assert undelete_header["commitUser"] == "005000000000002AAA"
+    assert undelete["detail"]["payload"]["Name"]["LastName"] == "King"
+
+
+def test_cdc_merges_identical_changes_and_filters_objects(om, relay_events):
+    http = session_for(om, om.issue_token())
+    base = f"{om.url}/services/data/{API}"
+    ids = om.seed("Case", [{"Subject": "a"}, {"Subject": "b"}])
+    http.delete(f"{base}/composite/sobjects", params={"ids": ",".join(ids)})
+    http.post(f"{base}/sobjects/Lead", json={"LastName": "x", "Company": "y"})  # not in cdc_objects
+    http.post(f"{base}/sobjects/Account", json={"Name": "marker"})
+    events = wait_until(lambda: relay_events if len(relay_events) >= 2 else None)
+    header = events[0]["detail"]["payload"]["ChangeEventHeader"]
+    assert header["changeType"] == "DELETE" and header["recordIds"] == ids
+    assert header["changeOrigin"] == "com/salesforce/api/rest/60.0"
+    assert [e["detail-type"] for e in events] == ["CaseChangeEvent", "AccountChangeEvent"]
+
+
+def test_cdc_gap_events(om, relay_events):
+    gap = om.emit_gap("Account", "GAP_UPDATE", ["001Hb0000000001IAA"])
+    overflow = om.emit_gap("Account", "GAP_OVERFLOW", ["001Hb0000000001IAA"])
+    assert gap["detail"]["payload"]["ChangeEventHeader"]["recordIds"] == ["001Hb0000000001IAA"]
+    assert overflow["detail"]["payload"]["ChangeEventHeader"]["recordIds"] == []
+    assert set(gap["detail"]["payload"]) == {"ChangeEventHeader"}
+    wait_until(lambda: len(relay_events) >= 2)
+
+
+def test_outbound_control_endpoint(om, receiver):
+    om.user_change("create", "Account", fields={"Name": "Control"})
+    wait_until(om.outbound_deliveries)
+    snapshot = session_for(om).get(f"{om.url}/__emulator/outbound").json()
+    assert snapshot["deliveries"][0]["ack"] is True
+    assert snapshot["pending"] == []
