@@ -220,7 +220,9 @@ def test_every_write_says_it_comes_from_the_hub(make_client: ClientFactory, emul
 # ------------------------------------------------------------------ Bulk API 2.0
 
 
-def test_writes_above_the_threshold_run_as_a_bulk_job(make_client: ClientFactory, emulator: Any) -> None:
+def test_writes_above_the_threshold_run_as_a_bulk_job(
+    make_client: ClientFactory, emulator: Any, controls: Controls
+) -> None:
     client = make_client(salesforce_bulk_threshold=5)
     rows = [*accounts(7, "BULK"), {EXT: "BULK-NONAME"}]
 
@@ -233,15 +235,22 @@ def test_writes_above_the_threshold_run_as_a_bulk_job(make_client: ClientFactory
     assert failure is not None and failure.code == "REQUIRED_FIELD_MISSING"
     assert all(result.created is False for result in again.results)
     assert len([r for r in emulator.records("Account") if r[EXT].startswith("BULK-")]) == 7
+    assert _requests(controls.counters(), "bulk_ingest") >= 2 * 6  # create, upload, close, poll, 3 results
+    assert _requests(controls.counters(), "collections") == 0
+    assert _stored_calls() == client.calls_this_run  # the unused part of the job's reservation was given back
 
 
-def test_bulk_query(make_client: ClientFactory, emulator: Any) -> None:
-    emulator.seed("Account", accounts(30, "BQ"))
+def test_bulk_query_with_and_without_deleted_rows(make_client: ClientFactory, emulator: Any) -> None:
+    ids = emulator.seed("Account", accounts(30, "BQ"))
     client = make_client()
+    client.delete_many("Account", ids[:2])
 
-    rows = list(client.bulk_query("SELECT Id, Hub_Id__c FROM Account"))
+    live = list(client.bulk_query("SELECT Id, Hub_Id__c FROM Account"))
+    everything = list(client.bulk_query("SELECT Id, Hub_Id__c, IsDeleted FROM Account", include_deleted=True))
 
-    assert sorted(row[EXT] for row in rows) == [f"BQ-{n:05d}" for n in range(30)]
+    assert sorted(row[EXT] for row in live) == [f"BQ-{n:05d}" for n in range(2, 30)]
+    assert len(everything) == 30
+    assert sorted(row["Id"] for row in everything if row["IsDeleted"] == "true") == sorted(ids[:2])
 
 
 # ------------------------------------------------------------------ errors
