@@ -116,11 +116,53 @@ def sobjects(org: Org, call: Call, parts: list[str]) -> Reply:
         if call.method != "GET":
             raise method_not_allowed(call.method, ["GET", "HEAD"])
         return Reply(200, obj.describe(call.version))
+    if len(parts) == 2 and parts[1] in ("updated", "deleted"):
+        return changed_since(org, call, obj, parts[1])
     if len(parts) == 2:
         return row(org, call, obj, unquote(parts[1]))
     if len(parts) == 3:
         return external_row(org, call, obj, parts[1], unquote(parts[2]))
     raise not_found()
+
+
+def changed_since(org: Org, call: Call, obj: ObjectDef, which: str) -> Reply:
+    """getUpdated / getDeleted: ids changed (SystemModstamp) or deleted between start and end (≤30 days)."""
+    if call.method != "GET":
+        raise method_not_allowed(call.method, ["GET", "HEAD"])
+    start = values.parse_datetime(call.params.get("start", ""))
+    end = values.parse_datetime(call.params.get("end", ""))
+    if start is None or end is None or end < start:
+        raise SalesforceError(
+            400,
+            "INVALID_REPLICATION_DATE",
+            "start and end must be valid dateTimes, start before end",
+            include_fields=False,
+        )
+    now = org.clock.now()
+    if (now - start).days > 30:
+        raise SalesforceError(
+            400, "INVALID_REPLICATION_DATE", "startDate cannot be more than 30 days ago", include_fields=False
+        )
+    end = min(end, now).replace(second=0, microsecond=0)
+    rows = org.store.scan(obj, include_deleted=True)
+    latest = values.format_datetime(end)
+    if which == "updated":
+        ids = [r["Id"] for r in rows if not r["IsDeleted"] and start <= r["SystemModstamp"] < end]
+        return Reply(200, {"ids": ids, "latestDateCovered": latest})
+    deleted = [
+        {"id": r["Id"], "deletedDate": values.format_datetime(r["SystemModstamp"])}
+        for r in rows
+        if r["IsDeleted"] and start <= r["SystemModstamp"] < end
+    ]
+    earliest = min((r["SystemModstamp"] for r in rows if r["IsDeleted"]), default=start)
+    return Reply(
+        200,
+        {
+            "deletedRecords": deleted,
+            "earliestDateAvailable": values.format_datetime(earliest),
+            "latestDateCovered": latest,
+        },
+    )
 
 
 def row(org: Org, call: Call, obj: ObjectDef, record_id: str) -> Reply:

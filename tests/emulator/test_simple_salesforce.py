@@ -91,3 +91,17 @@ def test_default_version_of_simple_salesforce_works(emu, token):
     client = Salesforce(instance_url=emu.url, session_id=token, session=session_for(emu))
     assert client.sf_version == "59.0"
     assert client.query("SELECT COUNT() FROM Account")["totalSize"] == 0
+
+
+def test_get_updated_and_deleted(sf, emu):
+    from datetime import UTC, datetime, timedelta
+
+    kept, gone = emu.seed("Account", [{"Name": "kept"}, {"Name": "gone"}])
+    sf.Account.delete(gone)
+    emu.advance_clock(120)
+    start = datetime.now(UTC) - timedelta(hours=1)
+    end = datetime.now(UTC) + timedelta(hours=1)
+    updated = sf.Account.updated(start, end)
+    assert updated["ids"] == [kept] and updated["latestDateCovered"].endswith(":00.000+0000")
+    deleted = sf.Account.deleted(start, end)
+    assert [d["id"] for d in deleted["deletedRecords"]] == [gone]
