@@ -41,7 +41,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(VENV)/.installed
-	$(VENV)/bin/mypy layers/sync_core/sync_core functions local tools
+	$(VENV)/bin/mypy layers/sync_core/sync_core functions local tools benchmarks
 
 lint-imports: $(VENV)/.installed
 	PYTHONPATH=layers/sync_core:. $(VENV)/bin/lint-imports

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks import cold_start, records_api
+from benchmarks import cold_start, records_api, salesforce_writes
 
-for benchmark in (cold_start, records_api):
+for benchmark in (cold_start, records_api, salesforce_writes):
     benchmark.run()

@@ -53,7 +53,8 @@ def lambda_context() -> FakeLambdaContext:
 
 def load_event(name: str) -> dict[str, Any]:
     """One of the real-shaped sample events in events/ (shared with `sam local invoke -e`)."""
-    return json.loads((REPO / "events" / f"{name}.json").read_text())
+    event: dict[str, Any] = json.loads((REPO / "events" / f"{name}.json").read_text())
+    return event
 
 
 @pytest.fixture(autouse=True)
