@@ -376,14 +376,15 @@ class LocalStack:
             source.start()
 
     def _seed_demo_data(self) -> None:
-        """A few records through the API itself, and matching accounts in the emulator."""
+        """A few records and case settings through the API itself, and a few accounts in the emulator."""
         import requests
 
-        headers = {"X-Hub-User": "demo-seed"}
-        for entity, fields in DEMO_RECORDS:
-            answer = requests.post(f"{self.api_url}/records/{entity}", json=fields, headers=headers, timeout=10)
-            if answer.status_code != 201:
-                log.warning("demo %s not created: %s %s", entity, answer.status_code, answer.text[:200])
+        for method, path, body in DEMO_REQUESTS:
+            answer = requests.request(
+                method, f"{self.api_url}{path}", json=body, headers={"X-Hub-User": "demo-seed"}, timeout=10
+            )
+            if answer.status_code >= 300:
+                log.warning("demo data %s %s refused: %s %s", method, path, answer.status_code, answer.text[:300])
         if self.emulator is not None:
             self.emulator.seed("Account", DEMO_SALESFORCE_ACCOUNTS)
 
@@ -428,10 +429,30 @@ OUTBOUND_FIELDS: dict[str, list[str]] = {
     "Case": ["Id", "CaseNumber", "AccountId", "ContactId", "Subject", "Status", "Priority", "Hub_Id__c"],
 }
 
-DEMO_RECORDS: list[tuple[str, dict[str, Any]]] = [
-    ("Account", {"name": "Van Dijk Logistics B.V.", "industry": "Transportation", "phone": "+31 10 555 0100"}),
-    ("Account", {"name": "Nordlicht Maschinenbau GmbH", "industry": "Manufacturing"}),
-    ("Account", {"name": "Harbourside Dental Group", "industry": "Healthcare"}),
+# Demo data, sent through the API as a user would (ids follow from the order: ACC-000001, CON-000001, ...).
+DEMO_REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
+    ("POST", "/records/Account", {"name": "Van Dijk Logistics B.V.", "industry": "Transportation"}),
+    ("POST", "/records/Account", {"name": "Nordlicht Maschinenbau GmbH", "industry": "Manufacturing"}),
+    ("POST", "/records/Account", {"name": "Harbourside Dental Group", "industry": "Healthcare"}),
+    (
+        "POST",
+        "/records/Contact",
+        {"first_name": "Anouk", "last_name": "de Vries", "account_id": "ACC-000001", "email": "anouk@vandijk.example"},
+    ),
+    (
+        "PUT",
+        "/cases/settings/classes/SUPPORT",
+        {
+            "class_id": "SUPPORT",
+            "billable": True,
+            "allow_billable_override": True,
+            "labor_rate": 90,
+            "overtime_rate": 135,
+            "round_time_minutes": 15,
+            "resolution_hours": 48,
+        },
+    ),
+    ("PUT", "/cases/settings/workgroups/L1", {"workgroup_id": "L1", "members": ["alice", "bob"]}),
 ]
 
 DEMO_SALESFORCE_ACCOUNTS: list[dict[str, Any]] = [

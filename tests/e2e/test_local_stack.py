@@ -59,3 +59,21 @@ def test_demo_data_is_seeded_and_errors_are_clear(local_stack: RunningLocalStack
     assert requests.get(f"{api}/no/such/route", timeout=10).json() == {"message": "Not Found"}
     health = requests.get(f"{api}/__local/health", timeout=10).json()
     assert health["api"] == api
+
+
+def test_demo_case_settings_let_a_new_user_open_a_case_right_away(local_stack: RunningLocalStack) -> None:
+    api = local_stack.api_url
+    assert requests.get(f"{api}/cases/settings/classes/SUPPORT", timeout=10).json()["billable"] is True
+    assert "alice" in requests.get(f"{api}/cases/settings/workgroups/L1", timeout=10).json()["members"]
+    accounts = requests.get(f"{api}/records/Account", timeout=10).json()["items"]
+    van_dijk = next(item["id"] for item in accounts if item["fields"]["name"] == "Van Dijk Logistics B.V.")
+    contacts = requests.get(f"{api}/records/Contact", timeout=10).json()["items"]
+    anouk = next(item["id"] for item in contacts if item["fields"]["last_name"] == "de Vries")
+    created = requests.post(
+        f"{api}/cases",
+        json={"subject": "Label printer jams", "class_id": "SUPPORT", "account_id": van_dijk, "workgroup_id": "L1"},
+        headers={"X-Hub-User": "alice"},
+        timeout=10,
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["fields"]["contact_id"] == anouk  # the account's only active contact
