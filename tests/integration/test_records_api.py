@@ -221,11 +221,17 @@ def test_find_by_salesforce_id_uses_the_sync_state_link(api: Any) -> None:
     assert request(api, "GET", "/records/Account", query={"salesforce_id": "bad id"}).status == 422
 
 
-def test_case_records_are_read_here_but_written_through_the_case_workflow(api: Any) -> None:
-    answer = request(api, "POST", "/records/Case", body={"subject": "Broken"})
-    assert answer.status == 405
-    assert "/cases" in answer.body["message"]
-    assert request(api, "GET", "/records/Case").status == 200
+@pytest.mark.parametrize("entity", ["Case", "Invoice", "ContractUsage"])
+def test_case_records_are_read_here_but_written_through_the_case_workflow(api: Any, entity: str) -> None:
+    for method, path in (
+        ("POST", f"/records/{entity}"),
+        ("PATCH", f"/records/{entity}/X-1"),
+        ("DELETE", f"/records/{entity}/X-1"),
+    ):
+        answer = request(api, method, path, body={"subject": "Broken"})
+        assert answer.status == 405, (method, path)
+        assert "/cases" in answer.body["message"]
+    assert request(api, "GET", f"/records/{entity}").status == 200
 
 
 @pytest.mark.parametrize(
