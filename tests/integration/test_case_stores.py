@@ -18,7 +18,7 @@ from sync_core.domain.cases import AssignmentRule, AssignmentRules, CaseClass, W
 from sync_core.domain.entities import EntityName
 from sync_core.domain.records import HubRecord
 from sync_core.domain.sync_state import SyncOperation, SyncState, state_after_local_write
-from sync_core.errors import AlreadyExistsError, StaleVersionError
+from sync_core.errors import AlreadyExistsError, StaleVersionError, ValidationFailedError
 from tests.support.aws_stack import hub_aws_environment
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -82,6 +82,61 @@ def test_finder_fills_pages_across_reads_and_resumes_from_its_cursor(
     # Then every match once, in id order
     assert seen == ["CON-0", "CON-2", "CON-4", "CON-6"]
     assert finder.find(EntityName.CONTACT, {"active": False}, limit=3, cursor=None).items == []
+
+
+def test_finder_looks_up_by_index_and_follows_changed_fields(tables: dict[str, str]) -> None:
+    # Given cases of two owners, statuses and accounts, and a client that records its queries
+    store = records()
+    for n, (status, owner, account) in enumerate(
+        [("New", "alice", "ACC-1"), ("Open", "alice", "ACC-2"), ("Open", "bob", "ACC-1"), ("Open", None, "ACC-1")]
+    ):
+        fields = {"status": status, "account_id": account, **({"owner": owner} if owner else {})}
+        case = hub_record(EntityName.CASE, f"CS00000{n}", **fields)
+        store.create(case, state(case))
+    client = dynamodb_client()
+    queries: list[dict[str, object]] = []
+    client.meta.events.register("provide-client-params.dynamodb.Query", lambda params, **_: queries.append(params))
+    finder = DynamoRecordFinder(client, records_table=os.environ["RECORDS_TABLE"])
+
+    def ids(**where: str) -> list[str]:
+        return [record.id for record in finder.find(EntityName.CASE, where, limit=10, cursor=None).items]
+
+    # Then each filter reads one index, the others filter what it reads
+    assert ids(account_id="ACC-1", status="Open") == ["CS000002", "CS000003"]
+    assert queries[-1]["IndexName"] == "by_account"
+    assert ids(owner="alice") == ["CS000000", "CS000001"]
+    assert queries[-1]["IndexName"] == "by_owner"
+    assert ids(status="Open") == ["CS000001", "CS000002", "CS000003"]
+    assert queries[-1]["IndexName"] == "by_status"
+    assert ids(owner="alice", status="New") == ["CS000000"]
+    assert ids() == ["CS000000", "CS000001", "CS000002", "CS000003"]
+    assert "IndexName" not in queries[-1]
+    # An entity's lookup keys never match another entity's
+    assert finder.find(EntityName.CONTACT, {"account_id": "ACC-1"}, limit=10, cursor=None).items == []
+
+    # When a case changes owner and another loses its owner, the indexes follow
+    moved = hub_record(EntityName.CASE, "CS000001", version=2, status="Open", account_id="ACC-2", owner="bob")
+    store.replace(moved, state(moved), expected_version=1)
+    cleared = hub_record(EntityName.CASE, "CS000002", version=2, status="Open", account_id="ACC-1")
+    store.replace(cleared, state(cleared), expected_version=1)
+    assert ids(owner="bob") == ["CS000001"]
+    assert ids(owner="alice") == ["CS000000"]
+
+
+def test_finder_cursors_belong_to_their_listing(tables: dict[str, str]) -> None:
+    store = records()
+    for n in range(3):
+        case = hub_record(EntityName.CASE, f"CS00000{n}", status="Open", owner="alice")
+        store.create(case, state(case))
+    finder = DynamoRecordFinder(dynamodb_client(), records_table=os.environ["RECORDS_TABLE"])
+    first = finder.find(EntityName.CASE, {"owner": "alice"}, limit=2, cursor=None)
+    assert [record.id for record in first.items] == ["CS000000", "CS000001"]
+    rest = finder.find(EntityName.CASE, {"owner": "alice"}, limit=2, cursor=first.next_cursor)
+    assert ([record.id for record in rest.items], rest.next_cursor) == (["CS000002"], None)
+    with pytest.raises(ValidationFailedError):
+        finder.find(EntityName.CASE, {"owner": "bob"}, limit=2, cursor=first.next_cursor)
+    with pytest.raises(ValidationFailedError):
+        finder.find(EntityName.CASE, {"status": "Open"}, limit=2, cursor=first.next_cursor)
 
 
 def test_batch_writes_are_all_or_nothing(tables: dict[str, str]) -> None:

@@ -8,7 +8,13 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from sync_core.adapters.dynamodb.codec import decode_cursor, encode_cursor, serialize_item
-from sync_core.adapters.dynamodb.records import record_from_item, record_to_item, state_to_item
+from sync_core.adapters.dynamodb.records import (
+    LOOKUP_INDEXES,
+    lookup_key,
+    record_from_item,
+    record_to_item,
+    state_to_item,
+)
 from sync_core.domain.entities import EntityName
 from sync_core.domain.records import HubRecord, Page
 from sync_core.domain.sync_state import SyncState
@@ -24,10 +30,11 @@ _READ_BATCH = 200
 
 
 class DynamoRecordFinder:
-    """RecordFinder: a query of the entity's partition with a filter on `fields.<name>`.
+    """RecordFinder: an index query when the filter names a looked-up field (account_id, owner, status), the
+    other conditions filtering what it reads; else a query of the entity's partition with a filter.
 
-    It reads the whole partition in the worst case; fine for the hub's case volumes, and a GSI away
-    from being an index lookup if they grow.
+    Index queries are eventually consistent (DynamoDB offers no consistent reads on a GSI): a record
+    written a moment ago may be missing for a fraction of a second.
     """
 
     def __init__(self, client: DynamoDBClient, *, records_table: str) -> None:
@@ -37,26 +44,39 @@ class DynamoRecordFinder:
     def find(
         self, entity: EntityName, where: dict[str, FieldValue], *, limit: int, cursor: str | None
     ) -> Page[HubRecord]:
+        lookup = next((field for field in LOOKUP_INDEXES if isinstance(where.get(field), str) and where[field]), None)
         names: dict[str, str] = {"#fields": "fields"}
-        values: dict[str, Any] = {":entity": {"S": entity.value}}
+        values: dict[str, Any] = {}
         conditions = []
         for index, (name, value) in enumerate(sorted(where.items())):
+            if name == lookup:
+                continue
             names[f"#f{index}"] = name
             values.update(serialize_item({f":v{index}": value}))
             conditions.append(f"#fields.#f{index} = :v{index}")
-        request: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :entity",
-            "ExpressionAttributeValues": values,
-            "Limit": max(limit, _READ_BATCH),
-            "ConsistentRead": True,
-        }
-        if conditions:  # DynamoDB refuses attribute names that no expression uses
+        request: dict[str, Any] = {"TableName": self._table, "Limit": max(limit, _READ_BATCH)}
+        if lookup is None:
+            key_names = _KEY_NAMES
+            expected_start = {"pk": {"S": entity.value}}
+            request |= {"KeyConditionExpression": "pk = :entity", "ConsistentRead": True}
+            values[":entity"] = {"S": entity.value}
+        else:
+            index_name, attribute = LOOKUP_INDEXES[lookup]
+            key_names = _KEY_NAMES | {attribute}
+            key_value = {"S": lookup_key(entity, str(where[lookup]))}
+            expected_start = {"pk": {"S": entity.value}, attribute: key_value}
+            request |= {"IndexName": index_name, "KeyConditionExpression": "#lookup = :lookup"}
+            names["#lookup"] = attribute
+            values[":lookup"] = key_value
+        request["ExpressionAttributeValues"] = values
+        if conditions:
             request["FilterExpression"] = " AND ".join(conditions)
-            request["ExpressionAttributeNames"] = names
-        start = decode_cursor(cursor, expected_keys=_KEY_NAMES)
+        used_names = {name: value for name, value in names.items() if name == "#lookup" or conditions}
+        if used_names:  # DynamoDB refuses attribute names that no expression uses
+            request["ExpressionAttributeNames"] = used_names
+        start = decode_cursor(cursor, expected_keys=key_names)
         if start is not None:
-            if start["pk"] != {"S": entity.value}:
+            if any(start[name] != value for name, value in expected_start.items()):
                 raise ValidationFailedError("cursor belongs to another listing", field="cursor")
             request["ExclusiveStartKey"] = start
         found: list[dict[str, Any]] = []
@@ -68,7 +88,7 @@ class DynamoRecordFinder:
                 found.append(item)
                 if len(found) == limit:
                     left = position < len(items) - 1 or more
-                    next_key = {"pk": item["pk"], "sk": item["sk"]} if left else None
+                    next_key = {name: item[name] for name in key_names} if left else None
                     return _page(found, next_key)
             if not more:
                 return _page(found, None)

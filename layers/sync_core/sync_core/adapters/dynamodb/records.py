@@ -17,12 +17,30 @@ if TYPE_CHECKING:
 
 _KEY_NAMES = {"pk", "sk"}
 
+# Sparse lookup keys, each the hash key of a GSI of the records table (sort key `sk`, so matches come in id
+# order): a record carries `account_key` = "Contact#ACC-000001" only while its fields have an account_id.
+# They turn "contacts of an account" and "cases by status, owner or account" into index queries.
+LOOKUP_INDEXES: dict[str, tuple[str, str]] = {  # field -> (index name, key attribute)
+    "account_id": ("by_account", "account_key"),
+    "owner": ("by_owner", "owner_key"),
+    "status": ("by_status", "status_key"),
+}
+
+
+def lookup_key(entity: EntityName, value: str) -> str:
+    return f"{entity.value}#{value}"
+
 
 def _key(entity: EntityName, record_id: str) -> dict[str, Any]:
     return {"pk": {"S": entity.value}, "sk": {"S": record_id}}
 
 
 def record_to_item(record: HubRecord) -> dict[str, Any]:
+    lookups = {
+        attribute: lookup_key(record.entity, value)
+        for field, (_, attribute) in LOOKUP_INDEXES.items()
+        if isinstance(value := record.fields.get(field), str) and value
+    }
     return serialize_item(
         {
             "pk": record.entity.value,
@@ -32,6 +50,7 @@ def record_to_item(record: HubRecord) -> dict[str, Any]:
             "created_at": record.created_at.isoformat(),
             "updated_at": record.updated_at.isoformat(),
             "updated_by": record.updated_by,
+            **lookups,
         }
     )
 
