@@ -47,7 +47,10 @@ class CompiledRoute:
 
 
 def compile_route(route: ApiRoute) -> CompiledRoute:
-    """{name} matches one path segment, {name+} the rest of the path (API Gateway's greedy variable)."""
+    """{name} matches one path segment, {name+} the rest of the path (API Gateway's greedy variable);
+    the $default route matches any path, after every other route."""
+    if route.path == "$default":
+        return CompiledRoute(route, re.compile(r"/.*"), (), greedy=True, literal_segments=-1)
     parts, parameters, greedy, literal = [], [], False, 0
     for segment in route.path.strip("/").split("/"):
         variable = re.fullmatch(r"\{([A-Za-z0-9_]+)(\+?)\}", segment)
@@ -94,7 +97,7 @@ def build_http_event(
     cookies = [part.strip() for part in headers.pop("cookie", "").split(";") if part.strip()]
     query = {key: ",".join(request.args.getlist(key)) for key in request.args}
     request_id = base64.urlsafe_b64encode(uuid.uuid4().bytes[:10]).decode().rstrip("=")
-    route_key = f"{route.method} {route.path}"
+    route_key = "$default" if route.path == "$default" else f"{route.method} {route.path}"
     event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": route_key,

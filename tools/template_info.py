@@ -45,7 +45,8 @@ def api_routes(doc: Template | None = None) -> list[ApiRoute]:
         if spec["Type"] != "AWS::ApiGatewayV2::Route":
             continue
         props = spec["Properties"]
-        method, path = props["RouteKey"].split(" ", 1)
+        # "$default" catches what no other route matches.
+        method, path = ("ANY", "$default") if props["RouteKey"] == "$default" else props["RouteKey"].split(" ", 1)
         integration = props["Target"]["Fn::Sub"].split("${")[1].rstrip("}")
         function = resources[integration]["Properties"]["IntegrationUri"]["Fn::GetAtt"][0]
         routes.append(ApiRoute(method, path, function, props.get("AuthorizationType")))

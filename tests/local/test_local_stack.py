@@ -20,6 +20,7 @@ API_ROUTES = {
     "ItemRoute": "GET /items/{id}",
     "ItemProxyRoute": "ANY /items/{proxy+}",
     "SpecialRoute": "POST /items/special",
+    "CatchAllRoute": "$default",
 }
 
 TEMPLATE: dict[str, Any] = {
@@ -210,9 +211,12 @@ def test_binary_bodies_and_bare_answers(stack: LocalStack) -> None:
     assert base64.b64decode(event["body"]) == b"\x00\x01\xff"
 
 
-def test_unknown_route_is_404_like_api_gateway(stack: LocalStack) -> None:
+def test_the_default_route_catches_what_no_other_route_matches(stack: LocalStack) -> None:
     answer = requests.get(f"{stack.api_url}/nothing/here", timeout=5)
-    assert (answer.status_code, answer.json()) == (404, {"message": "Not Found"})
+    assert answer.headers["x-route"] == "$default"
+    assert handlers.CALLS["api"][-1]["routeKey"] == "$default"
+    assert "pathParameters" not in handlers.CALLS["api"][-1]
+    assert requests.get(f"{stack.api_url}/items/7", timeout=5).headers["x-route"] == "GET /items/{id}"
 
 
 def test_functions_get_the_template_environment(stack: LocalStack) -> None:
