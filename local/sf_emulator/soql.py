@@ -349,18 +349,22 @@ class _Parser:
         return key
 
     def parse_or(self) -> Condition | BoolOp:
-        items = [self.parse_and()]
-        while self.is_kw("or"):
-            self.next()
-            items.append(self.parse_and())
-        return items[0] if len(items) == 1 else BoolOp("or", items)
+        """A condition expression: operands joined by one kind of logical operator.
 
-    def parse_and(self) -> Condition | BoolOp:
+        Salesforce requires parentheses whenever AND and OR are mixed ("Parentheses are required whenever you
+        mix the operators", SOQL and SOSL Reference, Logical Operators), so `a AND b OR c` is MALFORMED_QUERY
+        rather than being read with AND binding tighter.
+        """
         items = [self.parse_not()]
-        while self.is_kw("and"):
+        joiner: str | None = None
+        while self.is_kw("and") or self.is_kw("or"):
+            word = self.peek().lower
+            if joiner is not None and word != joiner:
+                raise self.unexpected()
+            joiner = word
             self.next()
             items.append(self.parse_not())
-        return items[0] if len(items) == 1 else BoolOp("and", items)
+        return items[0] if joiner is None else BoolOp(joiner, items)
 
     def parse_not(self) -> Condition | BoolOp:
         if self.is_kw("not"):

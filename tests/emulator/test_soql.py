@@ -81,7 +81,12 @@ def run(where: str, order: str = "ORDER BY Id") -> list[str]:
         ("WHERE NumberOfEmployees > -1.5", ["Acme", "beta o'brien"]),
         ("WHERE NOT Industry = 'Retail'", ["beta o'brien", "Gamma 100%"]),
         ("WHERE (Industry = 'Retail' OR Industry = 'Banking') AND NumberOfEmployees > 10", ["beta o'brien"]),
-        ("WHERE Industry = 'Retail' OR Industry = 'Banking' AND NumberOfEmployees > 10", ["Acme", "beta o'brien"]),
+        ("WHERE Industry = 'Retail' OR (Industry = 'Banking' AND NumberOfEmployees > 10)", ["Acme", "beta o'brien"]),
+        (
+            "WHERE Industry = 'Retail' OR Industry = 'Banking' OR Industry = null",
+            ["Acme", "beta o'brien", "Gamma 100%"],
+        ),
+        ("WHERE AnnualRevenue > 0 AND (NOT Industry = 'Retail')", ["Gamma 100%"]),
         ("WHERE IsDeleted = false", ["Acme", "beta o'brien", "Gamma 100%"]),
         ("WHERE SystemModstamp > 2024-01-31T10:00:00Z", ["Acme", "beta o'brien", "Gamma 100%"]),
         ("WHERE SystemModstamp > 2024-01-31T10:00:01Z", ["Acme", "beta o'brien"]),
@@ -140,6 +145,18 @@ def test_order_limit_offset(order, expected):
         ("SELECT Id FROM Account OFFSET 2001", "NUMBER_OUTSIDE_VALID_RANGE", "Maximum SOQL offset allowed is 2000"),
         ("SELECT Id Name FROM Account", "MALFORMED_QUERY", "unexpected token: 'Name'"),
         ("SELECT Account.Name FROM Contact", "INVALID_FIELD", "Didn't understand relationship 'Account'"),
+        # SOQL and SOSL Reference, "Logical Operators" (sforce_api_calls_soql_select_logicaloperators):
+        # "Parentheses are required whenever you mix the operators." AND does not bind tighter than OR.
+        (
+            "SELECT Id FROM Account WHERE Industry = 'Retail' OR Industry = 'Banking' AND NumberOfEmployees > 10",
+            "MALFORMED_QUERY",
+            "unexpected token: 'AND'",
+        ),
+        (
+            "SELECT Id FROM Account WHERE Industry = 'Retail' AND NumberOfEmployees > 10 OR Industry = 'Banking'",
+            "MALFORMED_QUERY",
+            "unexpected token: 'OR'",
+        ),
     ],
 )
 def test_errors(query, code, fragment):
