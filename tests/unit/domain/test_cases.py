@@ -726,3 +726,29 @@ def test_an_incoming_status_no_action_reaches_is_refused(status: str, incoming: 
 def test_an_unmapped_open_salesforce_status_is_refused() -> None:
     with pytest.raises(ValidationFailedError):
         plan_salesforce_status_change(make_case("Open"), salesforce_status="On Hold", is_closed=False, mapping=SF)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"outbound": {"New": "New", "Open": "Working"}},  # no Status for Pending Customer, Closed, Released
+        {"outbound_by_reason": {"Duplicate": "Duplicate"}},  # a closed case's Status is the outbound one
+        {"inbound": {"On Hold": ["Pending Customer", "In Process"]}},  # not a Pending Customer reason
+        {"inbound": {"Billed": ["Released", "Resolved"]}},  # Salesforce cannot release (invoice, contract usage)
+        {"closed_reason": "Updated"},
+    ],
+)
+def test_a_status_map_the_workflow_cannot_follow_is_refused_when_configured(config: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match=r"outbound|inbound|closed_reason"):
+        SalesforceCaseStatusMap.model_validate(config)
+
+
+def test_a_custom_status_map_that_fits_the_workflow_is_accepted() -> None:
+    mapping = SalesforceCaseStatusMap.model_validate(
+        {"inbound": {"On Hold": ["Pending Customer", "More Info Requested"]}, "closed_reason": "Canceled"}
+    )
+    change = plan_salesforce_status_change(
+        make_case("Open", "In Process"), salesforce_status="On Hold", is_closed=False, mapping=mapping
+    )
+    expected = TransitionRequest(action=CaseAction.PENDING_CUSTOMER, reason=CaseReason.MORE_INFO_REQUESTED)
+    assert change.request == expected

@@ -1231,6 +1231,30 @@ class SalesforceCaseStatusMap(_Strict):
         default=CaseReason.RESOLVED, description="Reason for a case Salesforce closed (any IsClosed status)"
     )
 
+    @model_validator(mode="after")
+    def _fits_the_workflow(self) -> SalesforceCaseStatusMap:
+        """A map the workflow cannot follow fails when it is configured, not on the first case the sync meets."""
+        problems = [
+            f"outbound has no Status for {status.value}" for status in CaseStatus if status not in self.outbound
+        ]
+        closing = set(STATUS_REASONS[CaseStatus.CLOSED])
+        problems += [
+            f"outbound_by_reason: {reason.value} is a closing reason"
+            for reason in self.outbound_by_reason
+            if reason in closing
+        ]
+        for value, (status, reason) in self.inbound.items():
+            if status in (CaseStatus.CLOSED, CaseStatus.RELEASED):
+                # Closing comes from IsClosed; Release is the hub's billing step, never Salesforce's.
+                problems.append(f"inbound {value!r}: {status.value} is not reached from an open Salesforce status")
+            elif reason not in STATUS_REASONS[status]:
+                problems.append(f"inbound {value!r}: a {status.value} case cannot have reason {reason.value}")
+        if self.closed_reason not in closing:
+            problems.append(f"closed_reason {self.closed_reason.value} is not a reason of Closed")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
 
 def salesforce_status_fields(case: Case, mapping: SalesforceCaseStatusMap) -> dict[str, str]:
     """The Case fields the hub writes for its status: Status, plus the hub's own status and reason.
