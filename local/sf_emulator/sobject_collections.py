@@ -179,13 +179,17 @@ def _delete(org: Org, call: Call) -> Reply:
         return {"id": org.store.delete(txn, obj, record_id), "success": True, "errors": []}
 
     results = _run_rows(org, call, len(ids), all_or_none, operation)
-    return Reply(
-        200,
-        [
-            {"id": r.get("id", record_id), "success": r["success"], "errors": r["errors"]}
-            for record_id, r in zip(ids, results, strict=True)
-        ],
-    )
+    # DeleteResult carries the id whenever it names a record (deleted, already deleted, rolled back); a row
+    # whose id is malformed has no "id" key ("Delete Records Using sObject Collections", example response
+    # body when some items failed: {"success": false, "errors": [{"statusCode": "MALFORMED_ID", ...}]}).
+    out: list[dict[str, Any]] = []
+    for record_id, result in zip(ids, results, strict=True):
+        item: dict[str, Any] = {}
+        if "id" in result or (is_valid_id(record_id) and org.store.object_for_id(record_id) is not None):
+            item["id"] = result.get("id", record_id)
+        item.update(success=result["success"], errors=result["errors"])
+        out.append(item)
+    return Reply(200, out)
 
 
 def _retrieve(org: Org, call: Call, obj: ObjectDef) -> Reply:

@@ -107,6 +107,35 @@ def test_collections_update_upsert_delete_retrieve(http, data_url, emu):
     ]
 
 
+def test_collections_delete_malformed_id_row_has_no_id(http, data_url, emu):
+    """REST API Developer Guide, "Delete Records Using sObject Collections"
+    (resources_composite_sobjects_collections_delete.htm), example response body, some items failed and
+    allOrNone false:
+        [{"id": "001RM000003oCprYAE", "success": true, "errors": []},
+         {"success": false, "errors": [{"statusCode": "MALFORMED_ID", "message": ..., "fields": []}]}]
+    The failed row for a malformed id carries no "id" key.
+    """
+    good = http.post(f"{data_url}/sobjects/Account", json={"Name": "Kowalski Trading"}).json()["id"]
+    answer = http.delete(
+        f"{data_url}/composite/sobjects", params={"ids": f"{good},001RM000003oLrB000", "allOrNone": "false"}
+    )
+    assert answer.status_code == 200
+    first, second = answer.json()
+    assert first == {"id": good, "success": True, "errors": []}
+    assert list(second) == ["success", "errors"]
+    assert second["success"] is False
+    assert second["errors"][0]["statusCode"] == "MALFORMED_ID" and second["errors"][0]["fields"] == []
+
+    # allOrNone true: the good row is rolled back and still names its record; the malformed one still has no id.
+    other = http.post(f"{data_url}/sobjects/Account", json={"Name": "Van Dijk"}).json()["id"]
+    rolled = http.delete(
+        f"{data_url}/composite/sobjects", params={"ids": f"{other},001RM000003oLrB000", "allOrNone": "true"}
+    ).json()
+    assert rolled[0] == {"id": other, "success": False, "errors": [ROLLED_BACK]}
+    assert "id" not in rolled[1]
+    assert [r["Id"] for r in emu.records("Account")] == [other]
+
+
 def test_collections_limit_of_200(http, data_url):
     answer = http.post(f"{data_url}/composite/sobjects", json={"records": accounts(*[f"A{i}" for i in range(201)])})
     assert answer.status_code == 400
