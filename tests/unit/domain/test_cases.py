@@ -485,11 +485,13 @@ def test_billable_time_is_set_by_hand_only_with_manual_override() -> None:
 def test_sla_is_date_reported_plus_the_class_resolution_time() -> None:
     case_class = SUPPORT.model_copy(update={"resolution_hours": 48, "initial_response_hours": 4})
     case = new_case(CaseCreate(subject="S", class_id="SUPPORT"), CaseReferences(case_class), now=NOW)
-    assert (case.date_reported, case.sla, case.initial_response_due) == (
+    assert (case.date_reported, case.sla, case.initial_response_due, case.resolution_time_hours) == (
         NOW,
         NOW + timedelta(hours=48),
         NOW + timedelta(hours=4),
+        48,
     )
+    assert case.initial_response_minutes is None  # no response sent yet
     assert new_case(CaseCreate(subject="S", class_id="SUPPORT"), CaseReferences(SUPPORT), now=NOW).sla is None
 
 
@@ -498,6 +500,25 @@ def test_changing_the_class_resets_billable_and_sla_from_the_new_class() -> None
     internal = CaseClass(class_id="INTERNAL", resolution_hours=8)
     changed = update_case(case, CaseUpdate(class_id="INTERNAL"), CaseReferences(internal))
     assert (changed.class_id, changed.billable, changed.sla) == ("INTERNAL", False, NOW + timedelta(hours=8))
+    assert changed.resolution_time_hours == 8
+
+
+def test_init_response_is_the_time_to_the_first_outgoing_activity() -> None:
+    # "Init. Response: The time ... it takes for a support representative to send the initial response."
+    case = make_case("Open", "In Process")
+
+    def log(case: Case, kind: str, direction: str, after: timedelta) -> Case:
+        activity = ActivityInput.model_validate(
+            {"type": kind, "summary": "x", "direction": direction, "start_date": NOW + after}
+        )
+        return add_activity(case, activity, case_class=SUPPORT, actor="alice", now=NOW + after)
+
+    case = log(case, "Email", "Incoming", timedelta(minutes=10))  # the customer writes: no response yet
+    case = log(case, "Note", "Internal", timedelta(minutes=20))
+    assert case.initial_response_minutes is None
+    case = log(case, "Email", "Outgoing", timedelta(hours=2, minutes=5))
+    case = log(case, "Phone Call", "Outgoing", timedelta(hours=5))
+    assert case.initial_response_minutes == 125
 
 
 def test_a_class_that_requires_a_contract_refuses_a_case_without_one() -> None:

@@ -292,9 +292,11 @@ class CaseClass(_Strict):
     labor_rate: Annotated[Money, Field(ge=0)] = Decimal(0)
     overtime_rate: Annotated[Money, Field(ge=0)] = Decimal(0)
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "USD"
-    initial_response_hours: Annotated[int, Field(ge=1, le=8760)] | None = None
+    initial_response_hours: Annotated[int, Field(ge=1, le=8760)] | None = Field(
+        default=None, description="Sets the case's initial response due: Date Reported plus this"
+    )
     resolution_hours: Annotated[int, Field(ge=1, le=8760)] | None = Field(
-        default=None, description="Sets the case's SLA: Date Reported plus this"
+        default=None, description="The case's Resolution Time; its SLA is Date Reported plus this"
     )
     require_contract: bool = False
     allow_employee_contact: bool = Field(default=False, description="Allow Selecting Employee as Case Contact")
@@ -416,7 +418,15 @@ class Case(EntityFields):
     workgroup_id: SettingId | None = None
     date_reported: AwareDatetime
     sla: AwareDatetime | None = Field(default=None, description="When the case should be closed (class SLA)")
-    initial_response_due: AwareDatetime | None = None
+    initial_response_due: AwareDatetime | None = Field(
+        default=None, description="Date Reported plus the class's initial response time"
+    )
+    initial_response_minutes: Minutes | None = Field(
+        default=None, description="Init. Response: the time from Date Reported to the first outgoing activity"
+    )
+    resolution_time_hours: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, description="Resolution Time: the interval by which resolution is planned (from the class)"
+    )
     last_activity_date: AwareDatetime | None = None
     last_incoming_activity_date: AwareDatetime | None = None
     last_outgoing_activity_date: AwareDatetime | None = None
@@ -720,6 +730,10 @@ def _with_totals(data: dict[str, Any], case_class: CaseClass) -> dict[str, Any]:
     data["last_outgoing_activity_date"] = max(
         (a.start_date for a in activities if a.direction is ActivityDirection.OUTGOING), default=None
     )
+    first_response = min((a.start_date for a in activities if a.direction is ActivityDirection.OUTGOING), default=None)
+    data["initial_response_minutes"] = (
+        None if first_response is None else max(0, int((first_response - case.date_reported).total_seconds() // 60))
+    )
     if not case.billable:
         data["billable_minutes"], data["billable_overtime_minutes"] = 0, 0
     elif not case.manual_override:
@@ -817,9 +831,10 @@ def new_case(draft: CaseCreate, refs: CaseReferences, *, now: datetime) -> Case:
     return case
 
 
-def _service_levels(case_class: CaseClass, reported: datetime) -> dict[str, datetime | None]:
+def _service_levels(case_class: CaseClass, reported: datetime) -> dict[str, datetime | int | None]:
     return {
         "sla": reported + timedelta(hours=case_class.resolution_hours) if case_class.resolution_hours else None,
+        "resolution_time_hours": case_class.resolution_hours,
         "initial_response_due": (
             reported + timedelta(hours=case_class.initial_response_hours) if case_class.initial_response_hours else None
         ),
