@@ -8,10 +8,11 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseHeader
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from sync_core.adapters.factories import build_cases_service
 from sync_core.adapters.idempotency import run_idempotently
@@ -21,8 +22,10 @@ from sync_core.domain.cases import (
     ActivityInput,
     AssignmentRules,
     AvailableTransitions,
+    CaseAction,
     CaseClass,
     CaseCreate,
+    CaseReason,
     CaseRecord,
     CaseStatus,
     CaseUpdate,
@@ -55,6 +58,66 @@ IdempotencyKey = Annotated[
 IfMatch = Annotated[
     str | None, Header(alias="if-match", description='The case\'s ETag, e.g. "3": refused with 412 if it moved on')
 ]
+
+
+class FieldError(BaseModel):
+    field: str
+    reason: str
+
+
+class ErrorBody(BaseModel):
+    """The body of every refusal (sync_core.http.errors)."""
+
+    message: str
+    status: int = Field(description="The HTTP status")
+    field: str | None = Field(default=None, description="The field a rule refused")
+    errors: list[FieldError] | None = Field(default=None, description="One entry per refused field")
+    workflow_status: CaseStatus | None = Field(
+        default=None, description="409: the case's status; 422 for a reason: the status the action leads to"
+    )
+    allowed_actions: list[CaseAction] | None = Field(default=None, description="409: the actions allowed now")
+    reason: CaseReason | None = Field(default=None, description="422: the reason refused")
+    allowed_reasons: list[CaseReason] | None = Field(default=None, description="422: the reasons allowed")
+    expected: int | None = Field(default=None, description="412/409 stale version: the version sent")
+    current: int | None = Field(default=None, description="412/409 stale version: the case's version now")
+
+
+_ERRORS: dict[HTTPStatus, str] = {
+    HTTPStatus.NOT_FOUND: "The case (or the record or setting the path names) does not exist",
+    HTTPStatus.CONFLICT: "An action the case's status does not allow (workflow_status, allowed_actions); a write "
+    "that lost a race without If-Match (expected, current); or a call with this Idempotency-Key still running",
+    HTTPStatus.PRECONDITION_FAILED: "If-Match names a version that is no longer current (expected, current)",
+    HTTPStatus.UNPROCESSABLE_ENTITY: "A rule of the form or a malformed request (errors); a reason the target "
+    "status does not allow (workflow_status, allowed_reasons)",
+}
+WRITE_ERRORS = (
+    HTTPStatus.NOT_FOUND,
+    HTTPStatus.CONFLICT,
+    HTTPStatus.PRECONDITION_FAILED,
+    HTTPStatus.UNPROCESSABLE_ENTITY,
+)
+_ETAG_HEADER: dict[str, OpenAPIResponseHeader] = {
+    "ETag": {"description": 'The case\'s version, e.g. "3" (send it back in If-Match)', "schema": {"type": "string"}}
+}
+
+
+def answers(
+    success: HTTPStatus, description: str, *errors: HTTPStatus, etag_header: bool = False
+) -> dict[int, OpenAPIResponse]:
+    """The route's answers for the OpenAPI document: its success (schema from the return type) and refusals."""
+    ok: OpenAPIResponse = {"description": description}
+    if success is HTTPStatus.NO_CONTENT:
+        ok["content"] = {}
+    if etag_header:
+        ok["headers"] = _ETAG_HEADER
+    documented: dict[int, OpenAPIResponse] = {success.value: ok}
+    # Any request can fail validation (path, query, headers, body): 422 is always documented, in the hub's shape.
+    for status in sorted({*errors, HTTPStatus.UNPROCESSABLE_ENTITY}):
+        documented[status.value] = {
+            "description": _ERRORS[status],
+            "content": {content_types.APPLICATION_JSON: {"model": ErrorBody}},
+        }
+    return documented
 
 
 @cache
@@ -106,14 +169,26 @@ def _once(scope: str, payload: Any, write: Callable[[str], CaseRecord], key: str
 # ---------------------------------------------------------------- cases
 
 
-@app.post("/cases", summary="Create a case (status New; Case ID from the numbering sequence)", tags=CASES)
+@app.post(
+    "/cases",
+    summary="Create a case (status New; Case ID from the numbering sequence)",
+    tags=CASES,
+    responses=answers(
+        HTTPStatus.CREATED, "The new case", HTTPStatus.CONFLICT, HTTPStatus.UNPROCESSABLE_ENTITY, etag_header=True
+    ),
+)
 def create_case(body: Annotated[CaseCreate, Body()], idempotency_key: IdempotencyKey = None) -> Response[CaseRecord]:
     payload = body.model_dump(mode="json")
     record = _once("cases.create", payload, lambda caller: _service().create_case(body, actor=caller), idempotency_key)
     return _case_response(record, HTTPStatus.CREATED)
 
 
-@app.get("/cases", summary="List cases, filtered by status, owner or business account", tags=CASES)
+@app.get(
+    "/cases",
+    summary="List cases, filtered by status, owner or business account",
+    tags=CASES,
+    responses=answers(HTTPStatus.OK, "A page of cases", HTTPStatus.UNPROCESSABLE_ENTITY),
+)
 def list_cases(
     status: Annotated[CaseStatus | None, Query()] = None,
     owner: Annotated[str | None, Query(max_length=512)] = None,
@@ -124,19 +199,44 @@ def list_cases(
     return _service().list_cases(status=status, owner=owner, account_id=account_id, limit=limit, cursor=cursor)
 
 
-@app.get("/cases/<case_id>", summary="Read a case", tags=CASES)
+@app.get(
+    "/cases/<case_id>",
+    summary="Read a case",
+    tags=CASES,
+    responses=answers(HTTPStatus.OK, "The case", HTTPStatus.NOT_FOUND, etag_header=True),
+)
 def get_case(case_id: str) -> Response[CaseRecord]:
     return _case_response(_service().get_case(case_id))
 
 
 @app.patch(
-    "/cases/<case_id>", summary="Change some fields of a case (status changes go through transitions)", tags=CASES
+    "/cases/<case_id>",
+    summary="Change some fields of a case (status changes go through transitions)",
+    tags=CASES,
+    responses=answers(HTTPStatus.OK, "The changed case", *WRITE_ERRORS, etag_header=True),
 )
-def update_case(case_id: str, body: Annotated[CaseUpdate, Body()], if_match: IfMatch = None) -> Response[CaseRecord]:
-    return _case_response(_service().update_case(case_id, body, actor=_caller(), expected_version=_version()))
+def update_case(
+    case_id: str,
+    body: Annotated[CaseUpdate, Body()],
+    if_match: IfMatch = None,
+    idempotency_key: IdempotencyKey = None,
+) -> Response[CaseRecord]:
+    version = _version()
+    record = _once(
+        f"cases.update.{case_id}",
+        body.model_dump(mode="json", exclude_unset=True),
+        lambda caller: _service().update_case(case_id, body, actor=caller, expected_version=version),
+        idempotency_key,
+    )
+    return _case_response(record)
 
 
-@app.get("/cases/<case_id>/transitions", summary="The actions available now and the reasons each takes", tags=CASES)
+@app.get(
+    "/cases/<case_id>/transitions",
+    summary="The actions available now and the reasons each takes",
+    tags=CASES,
+    responses=answers(HTTPStatus.OK, "The case's status and reason, and the actions available", HTTPStatus.NOT_FOUND),
+)
 def list_transitions(case_id: str) -> AvailableTransitions:
     return _service().transitions(case_id)
 
@@ -147,6 +247,7 @@ def list_transitions(case_id: str) -> AvailableTransitions:
     description="409 when the status does not allow the action (naming the actions it allows); "
     "422 when the target status does not allow the reason (listing the reasons it allows).",
     tags=CASES,
+    responses=answers(HTTPStatus.OK, "The case after the action", *WRITE_ERRORS, etag_header=True),
 )
 def transition_case(
     case_id: str,
@@ -164,12 +265,22 @@ def transition_case(
     return _case_response(record)
 
 
-@app.get("/cases/<case_id>/invoice", summary="The invoice the case's release created", tags=CASES)
+@app.get(
+    "/cases/<case_id>/invoice",
+    summary="The invoice the case's release created",
+    tags=CASES,
+    responses=answers(HTTPStatus.OK, "The invoice", HTTPStatus.NOT_FOUND),
+)
 def get_invoice(case_id: str) -> InvoiceRecord:
     return _service().invoice(case_id)
 
 
-@app.get("/cases/<case_id>/contract-usage", summary="The contract usage the case's release recorded", tags=CASES)
+@app.get(
+    "/cases/<case_id>/contract-usage",
+    summary="The contract usage the case's release recorded",
+    tags=CASES,
+    responses=answers(HTTPStatus.OK, "The contract usage", HTTPStatus.NOT_FOUND),
+)
 def get_contract_usage(case_id: str) -> ContractUsageRecord:
     return _service().contract_usage(case_id)
 
@@ -177,12 +288,22 @@ def get_contract_usage(case_id: str) -> ContractUsageRecord:
 # ---------------------------------------------------------------- activities and related cases
 
 
-@app.get("/cases/<case_id>/activities", summary="The case's activities", tags=CASES)
+@app.get(
+    "/cases/<case_id>/activities",
+    summary="The case's activities",
+    tags=CASES,
+    responses=answers(HTTPStatus.OK, "The activities, oldest first", HTTPStatus.NOT_FOUND),
+)
 def list_activities(case_id: str) -> list[Activity]:
     return _service().activities(case_id)
 
 
-@app.post("/cases/<case_id>/activities", summary="Log an activity on the case (the caller is its author)", tags=CASES)
+@app.post(
+    "/cases/<case_id>/activities",
+    summary="Log an activity on the case (the caller is its author)",
+    tags=CASES,
+    responses=answers(HTTPStatus.CREATED, "The logged activity", *WRITE_ERRORS, etag_header=True),
+)
 def add_activity(
     case_id: str,
     body: Annotated[ActivityInput, Body()],
@@ -199,16 +320,35 @@ def add_activity(
     return _with_etag(record.fields.activities[-1], record.version, HTTPStatus.CREATED)
 
 
-@app.get("/cases/<case_id>/related-cases", summary="The Related Cases tab", tags=CASES)
+@app.get(
+    "/cases/<case_id>/related-cases",
+    summary="The Related Cases tab",
+    tags=CASES,
+    responses=answers(HTTPStatus.OK, "The related cases", HTTPStatus.NOT_FOUND),
+)
 def list_related_cases(case_id: str) -> list[RelatedCaseView]:
     return _service().related_cases(case_id)
 
 
-@app.post("/cases/<case_id>/related-cases", summary="Relate another case (Blocks, Depends On, ...)", tags=CASES)
+@app.post(
+    "/cases/<case_id>/related-cases",
+    summary="Relate another case (Blocks, Depends On, ...)",
+    tags=CASES,
+    responses=answers(HTTPStatus.OK, "The related cases now", *WRITE_ERRORS, etag_header=True),
+)
 def relate_case(
-    case_id: str, body: Annotated[RelatedCase, Body()], if_match: IfMatch = None
+    case_id: str,
+    body: Annotated[RelatedCase, Body()],
+    if_match: IfMatch = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> Response[list[RelatedCaseView]]:
-    record = _service().relate_case(case_id, body, actor=_caller(), expected_version=_version())
+    version = _version()
+    record = _once(
+        f"cases.relate.{case_id}",
+        body.model_dump(mode="json"),
+        lambda caller: _service().relate_case(case_id, body, actor=caller, expected_version=version),
+        idempotency_key,
+    )
     return Response(
         status_code=HTTPStatus.OK.value,
         content_type=content_types.APPLICATION_JSON,
@@ -217,9 +357,29 @@ def relate_case(
     )
 
 
-@app.delete("/cases/<case_id>/related-cases/<related_id>", summary="Remove a related case", tags=CASES)
-def unrelate_case(case_id: str, related_id: str, if_match: IfMatch = None) -> Response[Any]:
-    record = _service().unrelate_case(case_id, related_id, actor=_caller(), expected_version=_version())
+@app.delete(
+    "/cases/<case_id>/related-cases/<related_id>",
+    summary="Remove a related case",
+    tags=CASES,
+    responses=answers(
+        HTTPStatus.NO_CONTENT,
+        "Removed",
+        HTTPStatus.NOT_FOUND,
+        HTTPStatus.CONFLICT,
+        HTTPStatus.PRECONDITION_FAILED,
+        etag_header=True,
+    ),
+)
+def unrelate_case(
+    case_id: str, related_id: str, if_match: IfMatch = None, idempotency_key: IdempotencyKey = None
+) -> Response[Any]:
+    version = _version()
+    record = _once(
+        f"cases.unrelate.{case_id}",
+        {"related_id": related_id},
+        lambda caller: _service().unrelate_case(case_id, related_id, actor=caller, expected_version=version),
+        idempotency_key,
+    )
     return Response(status_code=HTTPStatus.NO_CONTENT.value, headers={"ETag": etag(record.version)})
 
 
@@ -231,60 +391,112 @@ def _same_id(path_id: str, body_id: str, field: str) -> None:
         raise ValidationFailedError(f"{field} in the body ({body_id}) differs from the path ({path_id})", field=field)
 
 
-@app.get("/cases/settings/classes", summary="Case classes", tags=SETTINGS)
+@app.get(
+    "/cases/settings/classes",
+    summary="Case classes",
+    tags=SETTINGS,
+    responses=answers(HTTPStatus.OK, "The case classes"),
+)
 def list_classes() -> list[CaseClass]:
     return _service().list_classes()
 
 
-@app.get("/cases/settings/classes/<class_id>", summary="Read a case class", tags=SETTINGS)
+@app.get(
+    "/cases/settings/classes/<class_id>",
+    summary="Read a case class",
+    tags=SETTINGS,
+    responses=answers(HTTPStatus.OK, "The case class", HTTPStatus.NOT_FOUND),
+)
 def get_class(class_id: str) -> CaseClass:
     return _service().get_class(class_id)
 
 
-@app.put("/cases/settings/classes/<class_id>", summary="Create or replace a case class", tags=SETTINGS)
+@app.put(
+    "/cases/settings/classes/<class_id>",
+    summary="Create or replace a case class",
+    tags=SETTINGS,
+    responses=answers(HTTPStatus.OK, "The case class", HTTPStatus.UNPROCESSABLE_ENTITY),
+)
 def put_class(class_id: str, body: Annotated[CaseClass, Body()]) -> CaseClass:
     _same_id(class_id, body.class_id, "class_id")
     return _service().put_class(body)
 
 
-@app.get("/cases/settings/workgroups", summary="Workgroups", tags=SETTINGS)
+@app.get(
+    "/cases/settings/workgroups",
+    summary="Workgroups",
+    tags=SETTINGS,
+    responses=answers(HTTPStatus.OK, "The workgroups"),
+)
 def list_workgroups() -> list[Workgroup]:
     return _service().list_workgroups()
 
 
-@app.get("/cases/settings/workgroups/<workgroup_id>", summary="Read a workgroup", tags=SETTINGS)
+@app.get(
+    "/cases/settings/workgroups/<workgroup_id>",
+    summary="Read a workgroup",
+    tags=SETTINGS,
+    responses=answers(HTTPStatus.OK, "The workgroup", HTTPStatus.NOT_FOUND),
+)
 def get_workgroup(workgroup_id: str) -> Workgroup:
     return _service().get_workgroup(workgroup_id)
 
 
-@app.put("/cases/settings/workgroups/<workgroup_id>", summary="Create or replace a workgroup", tags=SETTINGS)
+@app.put(
+    "/cases/settings/workgroups/<workgroup_id>",
+    summary="Create or replace a workgroup",
+    tags=SETTINGS,
+    responses=answers(HTTPStatus.OK, "The workgroup", HTTPStatus.UNPROCESSABLE_ENTITY),
+)
 def put_workgroup(workgroup_id: str, body: Annotated[Workgroup, Body()]) -> Workgroup:
     _same_id(workgroup_id, body.workgroup_id, "workgroup_id")
     return _service().put_workgroup(body)
 
 
-@app.get("/cases/settings/contracts", summary="Contracts", tags=SETTINGS)
+@app.get(
+    "/cases/settings/contracts", summary="Contracts", tags=SETTINGS, responses=answers(HTTPStatus.OK, "The contracts")
+)
 def list_contracts() -> list[Contract]:
     return _service().list_contracts()
 
 
-@app.get("/cases/settings/contracts/<contract_id>", summary="Read a contract", tags=SETTINGS)
+@app.get(
+    "/cases/settings/contracts/<contract_id>",
+    summary="Read a contract",
+    tags=SETTINGS,
+    responses=answers(HTTPStatus.OK, "The contract", HTTPStatus.NOT_FOUND),
+)
 def get_contract(contract_id: str) -> Contract:
     return _service().get_contract(contract_id)
 
 
-@app.put("/cases/settings/contracts/<contract_id>", summary="Create or replace a contract", tags=SETTINGS)
+@app.put(
+    "/cases/settings/contracts/<contract_id>",
+    summary="Create or replace a contract",
+    tags=SETTINGS,
+    responses=answers(HTTPStatus.OK, "The contract", HTTPStatus.UNPROCESSABLE_ENTITY),
+)
 def put_contract(contract_id: str, body: Annotated[Contract, Body()]) -> Contract:
     _same_id(contract_id, body.contract_id, "contract_id")
     return _service().put_contract(body)
 
 
-@app.get("/cases/settings/assignment-rules", summary="The case assignment map", tags=SETTINGS)
+@app.get(
+    "/cases/settings/assignment-rules",
+    summary="The case assignment map",
+    tags=SETTINGS,
+    responses=answers(HTTPStatus.OK, "The assignment map"),
+)
 def get_assignment_rules() -> AssignmentRules:
     return _service().get_assignment_rules()
 
 
-@app.put("/cases/settings/assignment-rules", summary="Replace the case assignment map", tags=SETTINGS)
+@app.put(
+    "/cases/settings/assignment-rules",
+    summary="Replace the case assignment map",
+    tags=SETTINGS,
+    responses=answers(HTTPStatus.OK, "The assignment map", HTTPStatus.UNPROCESSABLE_ENTITY),
+)
 def put_assignment_rules(body: Annotated[AssignmentRules, Body()]) -> AssignmentRules:
     return _service().put_assignment_rules(body)
 

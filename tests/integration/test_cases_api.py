@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -295,6 +296,62 @@ def test_idempotency_key_makes_a_retried_create_return_the_first_case(api: Any, 
     retry = request(api, "POST", "/cases", body=body, headers={"Idempotency-Key": "c-1"})
     assert (first.status, retry.body) == (201, first.body)
     assert [item["id"] for item in request(api, "GET", "/cases").body["items"]] == [first.body["id"]]
+
+
+def test_idempotency_key_makes_a_retried_patch_safe(api: Any, configured: dict[str, str]) -> None:
+    # Given a PATCH that succeeded but whose answer was lost
+    case_id = create_case(api, configured)["id"]
+    headers = {"If-Match": '"1"', "Idempotency-Key": "patch-1"}
+    path = f"/cases/{case_id}"
+    first = request(api, "PATCH", path, body={"priority": "High"}, headers=headers)
+    # When the client retries it as it was
+    retry = request(api, "PATCH", path, body={"priority": "High"}, headers=headers)
+    # Then it gets the first answer, not a 412 for its own write, and nothing is written twice
+    assert (first.status, retry.status, retry.body, retry.headers["ETag"]) == (200, 200, first.body, '"2"')
+    assert version_of(api, case_id) == 2
+    reused = request(api, "PATCH", path, body={"priority": "Low"}, headers=headers)
+    assert (reused.status, reused.body["errors"][0]["field"]) == (422, "Idempotency-Key")
+
+
+def test_idempotency_key_makes_retried_related_case_writes_safe(api: Any, configured: dict[str, str]) -> None:
+    case_id = create_case(api, configured)["id"]
+    other = create_case(api, configured, subject="Toner empty")["id"]
+    link = {"case_id": other, "relation": "Related"}
+    path = f"/cases/{case_id}/related-cases"
+    first = request(api, "POST", path, body=link, headers={"If-Match": '"1"', "Idempotency-Key": "link-1"})
+    retry = request(api, "POST", path, body=link, headers={"If-Match": '"1"', "Idempotency-Key": "link-1"})
+    assert (first.status, retry.status, retry.headers["ETag"]) == (200, 200, '"2"')
+    removed = request(api, "DELETE", f"{path}/{other}", headers={"Idempotency-Key": "unlink-1"})
+    again = request(api, "DELETE", f"{path}/{other}", headers={"Idempotency-Key": "unlink-1"})
+    assert (removed.status, again.status, again.headers["ETag"]) == (204, 204, '"3"')
+    assert version_of(api, case_id) == 3
+
+
+def test_the_openapi_document_gives_every_case_route_its_answers_and_refusal_schema() -> None:
+    # The answers each route really gives, and the refusals a client must handle
+    from tools.openapi import OPENAPI_PATH
+
+    document = json.loads(OPENAPI_PATH.read_text())
+    paths = {path: ops for path, ops in document["paths"].items() if path.startswith("/cases")}
+    expected_success = {
+        ("/cases", "post"): "201",
+        ("/cases/{case_id}/activities", "post"): "201",
+        ("/cases/{case_id}/related-cases/{related_id}", "delete"): "204",
+    }
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            success = expected_success.get((path, method), "200")
+            assert min(responses) == success, (path, method, sorted(responses))
+            if success != "204":
+                assert "$ref" in json.dumps(responses[success]["content"]), (path, method)
+            for code in set(responses) - {success}:
+                schema = responses[code]["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/ErrorBody"}, (path, method, code)
+    transitions = paths["/cases/{case_id}/transitions"]["post"]["responses"]
+    assert {"404", "409", "412", "422"} <= set(transitions)
+    error_body = document["components"]["schemas"]["ErrorBody"]["properties"]
+    assert {"workflow_status", "allowed_actions", "allowed_reasons", "expected", "current", "errors"} <= set(error_body)
 
 
 # ---------------------------------------------------------------- activities and related cases
