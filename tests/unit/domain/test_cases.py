@@ -630,6 +630,35 @@ def test_moving_to_a_workgroup_the_owner_is_not_in_is_refused() -> None:
         update_case(case, CaseUpdate(workgroup_id="L2"), CaseReferences(SUPPORT, workgroup=L2))
 
 
+@pytest.mark.parametrize(
+    ("refs", "untouched", "touched", "field"),
+    [
+        # bob left the workgroup L1 after taking the case
+        (CaseReferences(SUPPORT, workgroup=L2), {"priority": "High"}, {"workgroup_id": "L2"}, "owner"),
+        # the class stopped being billable, and overridable, after the case was opened
+        (CaseReferences(CaseClass(class_id="SUPPORT")), {"subject": "Jam"}, {"billable": True}, "billable"),
+        # the class gained a required attribute
+        (
+            CaseReferences(SUPPORT.model_copy(update={"attributes": [AttributeDefinition(name="P", required=True)]})),
+            {"details": "More"},
+            {"attributes": {"Other": None}},
+            "attributes.P",
+        ),
+    ],
+)
+def test_settings_changed_since_do_not_stop_an_edit_that_leaves_them_alone(
+    refs: CaseReferences, untouched: dict[str, Any], touched: dict[str, Any], field: str
+) -> None:
+    # Given a case that fitted its settings when it was last written
+    case = make_case("Open", "Assigned", owner="bob", workgroup_id="L2" if refs.workgroup else None)
+    # When an edit leaves the rule's fields alone, it is accepted; when it touches them, the rule applies
+    edited = update_case(case, CaseUpdate.model_validate(untouched), refs)
+    assert all(getattr(edited, name) == value for name, value in untouched.items())
+    with pytest.raises(ValidationFailedError) as refused:
+        update_case(case, CaseUpdate.model_validate(touched), refs)
+    assert field in {error["field"] for error in refused.value.errors}
+
+
 def test_status_and_system_fields_are_not_editable() -> None:
     with pytest.raises(ValueError, match="Extra inputs"):
         CaseUpdate.model_validate({"status": "Closed"})

@@ -7,7 +7,7 @@ Where the form is silent the choice is ours and says so in a comment.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
@@ -750,9 +750,29 @@ def check_owner(owner: str | None, workgroup: Workgroup | None) -> None:
         raise ValidationFailedError(f"{owner} is not a member of workgroup {workgroup.workgroup_id}", field="owner")
 
 
-def _check_references(case: Case, refs: CaseReferences) -> None:
+def _check_references(case: Case, refs: CaseReferences, changed: Set[str] | None = None) -> None:
+    """Check the rules on what the case names; on an edit (`changed`), only the rules whose fields it touched.
+
+    A rule is checked when its value is chosen, as the form checks a box when it is filled in: a workgroup that
+    lost a member, or a class edited since, does not stop an unrelated edit (the sync's included).
+    """
+
+    def touched(*names: str) -> bool:
+        return changed is None or not changed.isdisjoint({"class_id", *names})
+
     case_class = refs.case_class
-    check_owner(case.owner, refs.workgroup)
+    if touched("owner", "workgroup_id"):
+        check_owner(case.owner, refs.workgroup)
+    if touched("contract_id", "account_id"):
+        _check_contract(case, refs)
+    if touched("contact_id", "account_id"):
+        _check_contact(case, refs)
+    if touched("attributes"):
+        _check_attributes(case, case_class)
+
+
+def _check_contract(case: Case, refs: CaseReferences) -> None:
+    case_class = refs.case_class
     if case_class.require_contract and case.contract_id is None:
         raise ValidationFailedError(f"class {case_class.class_id} requires a contract", field="contract_id")
     if refs.contract is not None:
@@ -763,11 +783,18 @@ def _check_references(case: Case, refs: CaseReferences) -> None:
             )
         if not refs.contract.active:
             raise ValidationFailedError(f"contract {refs.contract.contract_id} is not active", field="contract_id")
+
+
+def _check_contact(case: Case, refs: CaseReferences) -> None:
+    case_class = refs.case_class
     contact = _contact_facts(case.contact_id, refs)
     if contact is not None and contact.is_employee and not case_class.allow_employee_contact:
         raise ValidationFailedError(
             f"class {case_class.class_id} does not allow an employee as the case contact", field="contact_id"
         )
+
+
+def _check_attributes(case: Case, case_class: CaseClass) -> None:
     defined = {attribute.name: attribute for attribute in case_class.attributes}
     unknown = sorted(set(case.attributes) - set(defined))
     missing = sorted(name for name, a in defined.items() if a.required and case.attributes.get(name) in (None, ""))
@@ -904,9 +931,10 @@ def update_case(current: Case, update: CaseUpdate, refs: CaseReferences) -> Case
         data["contact_id"] = default_contact(refs.account_contacts)
     manual_override = bool(data["manual_override"])
     _check_manual_times(manual_override, changes.get("billable_minutes"), changes.get("billable_overtime_minutes"))
-    check_billing(case_class, billable=bool(data["billable"]), manual_override=manual_override)
+    if not {"class_id", "billable", "manual_override"}.isdisjoint(changes):
+        check_billing(case_class, billable=bool(data["billable"]), manual_override=manual_override)
     case = _validated(_with_totals(data, case_class))
-    _check_references(case, refs)
+    _check_references(case, refs, changed=set(changes))
     return case
 
 
