@@ -320,6 +320,12 @@ def test_apply_assignment_rules_uses_the_first_matching_rule() -> None:
     assert (outsider.workgroup_id, outsider.owner, outsider.reason) == ("L1", None, CaseReason.UNASSIGNED)
 
 
+def test_apply_assignment_rules_keeps_opened_on_portal_when_no_owner_is_named() -> None:
+    case = make_case("New", "Opened on Portal")
+    assigned = transition(case, "apply-assignment-rules", settings=RULES_SETTINGS)
+    assert (assigned.workgroup_id, assigned.owner, assigned.reason) == ("L1", None, CaseReason.OPENED_ON_PORTAL)
+
+
 def test_apply_assignment_rules_without_a_matching_rule_is_refused() -> None:
     settings = WorkflowSettings(case_class=SUPPORT, assignment_rules=[AssignmentRule(workgroup_id="L1", class_id="X")])
     with pytest.raises(ValidationFailedError, match="no assignment rule"):

@@ -1168,8 +1168,8 @@ def _assignment(case: Case, settings: WorkflowSettings) -> dict[str, Any]:
     reason = case.reason
     if owner is not None and owner != case.owner and CaseReason.ASSIGNED in STATUS_REASONS[case.status]:
         reason = CaseReason.ASSIGNED
-    elif owner is None and case.status is CaseStatus.NEW:
-        reason = CaseReason.UNASSIGNED
+    elif owner is None and case.status is CaseStatus.NEW and case.reason is CaseReason.ASSIGNED:
+        reason = CaseReason.UNASSIGNED  # the owner left; Opened on Portal keeps saying where the case came from
     return {"workgroup_id": workgroup.workgroup_id, "owner": owner, "reason": reason}
 
 
