@@ -7,10 +7,12 @@ import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 import pytest
 import requests
+import requests.adapters
 from aws_lambda_powertools.utilities import parameters
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -79,6 +81,52 @@ class Controls:
 
     def expire_sessions(self) -> None:
         self._send("POST", "/sessions/expire")
+
+
+class Transport:
+    """Faults the emulator cannot inject (answers a real org can give), applied where requests meets the network."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self._rules: list[tuple[Callable[[requests.PreparedRequest], bool], Callable[..., Any], list[int]]] = []
+        original = requests.adapters.HTTPAdapter.send
+
+        def send(adapter: Any, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+            for matches, act, left in self._rules:
+                if left[0] > 0 and matches(request):
+                    left[0] -= 1
+                    return act(lambda: original(adapter, request, **kwargs))  # type: ignore[no-any-return]
+            return original(adapter, request, **kwargs)
+
+        monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", send)
+
+    def fail(self, matches: Callable[[requests.PreparedRequest], bool], error: Exception, *, count: int = 1) -> None:
+        """Raise `error` instead of sending a matching request."""
+
+        def act(_send: Callable[[], requests.Response]) -> requests.Response:
+            raise error
+
+        self._rules.append((matches, act, [count]))
+
+    def rewrite(
+        self, matches: Callable[[requests.PreparedRequest], bool], change: Callable[[Any], Any], *, count: int = 1
+    ) -> None:
+        """Send a matching request, then hand back its JSON answer as `change` makes it."""
+
+        def act(send: Callable[[], requests.Response]) -> requests.Response:
+            response = send()
+            response._content = json.dumps(change(response.json())).encode()
+            return response
+
+        self._rules.append((matches, act, [count]))
+
+
+def path_is(method: str, suffix: str) -> Callable[[requests.PreparedRequest], bool]:
+    return lambda request: request.method == method and urlsplit(str(request.url)).path.endswith(suffix)
+
+
+@pytest.fixture
+def transport(monkeypatch: pytest.MonkeyPatch) -> Transport:
+    return Transport(monkeypatch)
 
 
 @pytest.fixture

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 import pytest
+import requests
 
 from sync_core.domain.salesforce import BulkOperation, DeferralReason, budget_day
 from sync_core.errors import BudgetExhaustedError, PermanentError, RetryableError
-from tests.contract.conftest import HUB_CLIENT_ID, ClientFactory, Controls
+from tests.contract.conftest import HUB_CLIENT_ID, ClientFactory, Controls, Transport, path_is, secret_for
 
 pytestmark = pytest.mark.emulator
 
@@ -50,8 +53,6 @@ def test_each_flow_gets_a_token_and_reads(make_client: ClientFactory, emulator: 
 def test_wrong_credentials_are_a_permanent_error(
     make_client: ClientFactory, emulator: Any, key_pair: Any, flow: str, wrong: dict[str, str]
 ) -> None:
-    from tests.contract.conftest import secret_for
-
     client = make_client(flow, secret={**secret_for(flow, emulator, key_pair), **wrong})
 
     with pytest.raises(PermanentError) as raised:
@@ -83,6 +84,57 @@ def test_a_session_that_stays_invalid_is_retried_only_once(make_client: ClientFa
 
     assert raised.value.code == "INVALID_SESSION_ID"
     assert _requests(controls.counters(), "oauth") - _requests(before, "oauth") == 1
+
+
+def test_a_failed_token_renewal_mid_write_keeps_what_was_written_and_defers_the_rest(
+    make_client: ClientFactory, controls: Controls
+) -> None:
+    client = make_client()
+    list(client.query("SELECT Id FROM Account"))  # the first token is in hand
+    # Call 1 (a Composite request) goes through; call 2 (plain Collections) finds the session expired, and the
+    # token endpoint is down when the client asks for a new one.
+    controls.fault(status=401, error_code="INVALID_SESSION_ID", path_prefix="/composite/sobjects", count=1)
+    controls.fault(kind="oauth", status=503, error_code="SERVER_UNAVAILABLE", count=1)
+
+    outcome = client.upsert_many("Account", accounts(1001, "RENEW"), EXT)
+
+    assert [result.index for result in outcome.results] == list(range(1000))
+    assert all(result.success for result in outcome.results)
+    assert outcome.deferred is not None and outcome.deferred.indexes == [1000]
+    assert outcome.deferred.reason is DeferralReason.SALESFORCE_UNAVAILABLE
+
+
+def test_a_rotated_secret_is_used_as_soon_as_salesforce_refuses_the_cached_one(
+    make_client: ClientFactory, emulator: Any, key_pair: Any
+) -> None:
+    right = secret_for("password", emulator, key_pair)
+    client = make_client("password", secret={**right, "password": "before-rotation"})
+    with pytest.raises(PermanentError):
+        list(client.query("SELECT Id FROM Account"))
+
+    boto3.client("secretsmanager").put_secret_value(
+        SecretId=os.environ["SALESFORCE_SECRET_ARN"], SecretString=json.dumps(right)
+    )  # rotated well within the five minutes the secret is cached
+
+    assert list(client.query("SELECT Id FROM Account")) == []
+
+
+def test_a_broken_answer_is_a_retryable_read_error_and_defers_a_write(
+    make_client: ClientFactory, transport: Transport
+) -> None:
+    client = make_client()
+    list(client.query("SELECT Id FROM Account"))
+    broken = requests.exceptions.ChunkedEncodingError("Connection broken: IncompleteRead(0 bytes read)")
+    transport.fail(path_is("GET", "/query/"), broken)
+    transport.fail(path_is("POST", "/composite/sobjects"), requests.exceptions.SSLError("EOF in violation"))
+
+    with pytest.raises(RetryableError) as raised:
+        list(client.query("SELECT Id FROM Account"))
+    outcome = client.create_many("Account", accounts(2, "BROKEN"))
+
+    assert raised.value.code == "CONNECTION_ERROR"
+    assert "IncompleteRead" in raised.value.message
+    assert outcome.deferred is not None and outcome.deferred.indexes == [0, 1]
 
 
 # ------------------------------------------------------------------ reads
@@ -206,6 +258,30 @@ def test_writes_pack_1000_records_into_one_call(
     assert len(emulator.records("Account")) == count
 
 
+def test_a_composite_subrequest_failing_as_a_whole_defers_its_records(
+    make_client: ClientFactory, transport: Transport
+) -> None:
+    client = make_client()
+    list(client.query("SELECT Id FROM Account"))
+    limit = [{"errorCode": "REQUEST_LIMIT_EXCEEDED", "message": "TotalRequests Limit exceeded."}]
+
+    def second_chunk_refused(answer: dict[str, Any]) -> dict[str, Any]:
+        subs = answer["compositeResponse"]
+        subs[1] = {**subs[1], "httpStatusCode": 403, "body": limit}
+        return answer
+
+    transport.rewrite(path_is("POST", "/composite"), second_chunk_refused)
+
+    outcome = client.upsert_many("Account", accounts(1100, "SUBREQ"), EXT)  # a Composite call, then a plain one
+
+    assert [result.index for result in outcome.results] == [*range(200), *range(400, 1000)]
+    assert all(result.success for result in outcome.results)
+    assert outcome.deferred is not None
+    assert outcome.deferred.indexes == [*range(200, 400), *range(1000, 1100)]  # the refused chunk and the next call
+    assert outcome.deferred.reason is DeferralReason.ORG_ALLOCATION
+    assert [item[EXT] for item in outcome.deferred.items][:1] == ["SUBREQ-00200"]
+
+
 def test_every_write_says_it_comes_from_the_hub(make_client: ClientFactory, emulator: Any) -> None:
     client = make_client()
 
@@ -238,6 +314,35 @@ def test_writes_above_the_threshold_run_as_a_bulk_job(
     assert _requests(controls.counters(), "bulk_ingest") >= 2 * 6  # create, upload, close, poll, 3 results
     assert _requests(controls.counters(), "collections") == 0
     assert _stored_calls() == client.calls_this_run  # the unused part of the job's reservation was given back
+
+
+def test_a_bulk_job_salesforce_could_not_take_is_deferred(make_client: ClientFactory, controls: Controls) -> None:
+    client = make_client(salesforce_bulk_threshold=5)
+    list(client.query("SELECT Id FROM Account"))
+    controls.fault(status=503, error_code="SERVER_UNAVAILABLE", path_prefix="/jobs/ingest", method="POST", count=2)
+
+    upserted = client.upsert_many("Account", accounts(8, "BDEF"), EXT)
+    deleted = client.delete_many("Account", [f"001Hb00000000{n:02d}IAA" for n in range(6)])
+
+    assert upserted.results == [] and deleted.results == []
+    assert upserted.deferred is not None and upserted.deferred.indexes == list(range(8))
+    assert upserted.deferred.reason is DeferralReason.SALESFORCE_UNAVAILABLE
+    assert deleted.deferred is not None
+    assert deleted.deferred.items == [f"001Hb00000000{n:02d}IAA" for n in range(6)]  # ids, as delete_many takes
+
+
+def test_a_bulk_job_whose_results_cannot_be_read_gives_retryable_results(
+    make_client: ClientFactory, transport: Transport
+) -> None:
+    client = make_client(salesforce_bulk_threshold=5)
+    transport.fail(path_is("GET", "/successfulResults"), requests.exceptions.ReadTimeout("read timed out"))
+
+    outcome = client.upsert_many("Account", accounts(8, "BRES"), EXT)
+
+    assert [result.index for result in outcome.results] == list(range(8))
+    assert all(result.retryable for result in outcome.results)
+    failure = outcome.results[0].failure
+    assert failure is not None and failure.code == "TIMEOUT" and "Bulk job 750" in failure.message
 
 
 def test_bulk_query_with_and_without_deleted_rows(make_client: ClientFactory, emulator: Any) -> None:
@@ -390,8 +495,6 @@ def test_the_daily_count_matches_what_salesforce_charged(make_client: ClientFact
 
 
 def _stored_calls() -> int:
-    import os
-
     item = boto3.client("dynamodb").get_item(
         TableName=os.environ["SYNC_CONFIG_TABLE"],
         Key={"pk": {"S": "BUDGET"}, "sk": {"S": budget_day(datetime.now(UTC))}},

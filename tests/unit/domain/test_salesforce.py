@@ -18,6 +18,7 @@ from sync_core.domain.salesforce import (
     budget_day,
     bulk_error_failure,
     calls_for_records,
+    collection_results,
     decide_budget,
     deferral_reason_for,
     failures_from_body,
@@ -48,6 +49,11 @@ NOW = datetime(2026, 11, 22, 15, 30, tzinfo=UTC)
         ("UNKNOWN_EXCEPTION", "An unexpected error occurred", 500, True),
         ("HTTP_502", "<html>Bad gateway</html>", 502, True),
         ("HTTP_429", "slow down", 429, True),
+        ("RESULT_MISSING", "Salesforce returned no result for this record", None, True),
+        ("BULK_UNPROCESSED", "the job ended before this record was processed", None, True),
+        ("BULK_JOB_PENDING", "Bulk job 750 still running", None, True),
+        ("BULK_JOB_ABORTED", "Job aborted", None, True),
+        ("BULK_RESULT_MISSING", "no result row matched this record", None, True),
         ("FIELD_CUSTOM_VALIDATION_EXCEPTION", "Amount must be positive", 400, False),
         ("REQUIRED_FIELD_MISSING", "Required fields are missing: [Name]", 400, False),
         ("INVALID_FIELD", "No such column 'Foo__c' on entity 'Account'", 400, False),
@@ -300,3 +306,48 @@ def test_describe_answers_field_checks() -> None:
     assert description.not_writable(["Id", "Name"], creating=True) == ["Id"]
     field = description.field("hub_id__c")
     assert field is not None and field.external_id
+
+
+def test_multiple_matches_keep_every_id_and_stay_permanent() -> None:
+    ids = [f"001A0000000000{number:02d}AAA" for number in range(30)]  # more than 500 characters of URLs
+    body = [f"/services/data/v60.0/sobjects/Account/{record_id}" for record_id in ids]
+
+    failure = failures_from_body(300, body)[0]
+    error = failure.to_error()
+
+    assert failure.code == "MULTIPLE_RECORDS_FOUND" and not failure.retryable
+    assert failure.matching_ids == tuple(ids)
+    assert all(record_id in failure.message for record_id in ids)
+    assert isinstance(error, PermanentError) and error.details["matching_ids"] == ids
+
+
+OK_ROW = {"id": "001A", "success": True, "errors": [], "created": False}
+
+
+@pytest.mark.parametrize(
+    ("http_status", "body", "deferred_code"),
+    [
+        (503, [{"errorCode": "SERVER_UNAVAILABLE", "message": "down"}], "SERVER_UNAVAILABLE"),
+        (500, "<html><body>Internal error</body></html>", "HTTP_500"),
+        (403, [{"errorCode": "REQUEST_LIMIT_EXCEEDED", "message": "TotalRequests Limit exceeded."}],
+         "REQUEST_LIMIT_EXCEEDED"),
+    ],
+)  # fmt: skip
+def test_a_collection_failing_as_a_whole_for_a_passing_reason_is_deferred(http_status, body, deferred_code) -> None:
+    results, failure = collection_results([4, 5, 6], http_status, body)
+
+    assert results == []
+    assert failure is not None and failure.code == deferred_code and failure.retryable
+
+
+def test_collection_results_one_per_record_in_order() -> None:
+    invalid = [{"errorCode": "INVALID_FIELD", "message": "No such column 'X__c'", "fields": ["X__c"]}]
+
+    ok, none = collection_results([7, 8, 9], 200, [OK_ROW, OK_ROW])  # one answer short
+    rejected, no_failure = collection_results([1, 2], 400, invalid)
+
+    assert none is None and [r.index for r in ok] == [7, 8, 9]
+    assert [r.success for r in ok] == [True, True, False]
+    assert ok[2].failure is not None and ok[2].failure.code == "RESULT_MISSING" and ok[2].retryable
+    assert no_failure is None and [r.index for r in rejected] == [1, 2]
+    assert all(r.failure is not None and r.failure.code == "INVALID_FIELD" and not r.retryable for r in rejected)

@@ -28,6 +28,12 @@ RETRYABLE_CODES = frozenset(
         "INVALID_SESSION_ID",  # still expired after the one re-authentication: the next attempt logs in anew
         "TIMEOUT",  # the adapter's code for a connect/read timeout
         "CONNECTION_ERROR",  # the adapter's code for a refused or reset connection
+        "INVALID_TOKEN_RESPONSE",  # the token endpoint answered 200 with something that is not a token
+        "RESULT_MISSING",  # Salesforce answered without a result for the record: whether it was written is unknown
+        "BULK_UNPROCESSED",  # the job ended before reaching the row: it was never written
+        "BULK_JOB_PENDING",  # the job outlived our polling: the row's outcome is unknown
+        "BULK_JOB_ABORTED",  # someone aborted the job before it reached the row
+        "BULK_RESULT_MISSING",  # no result row matched the record: its outcome is unknown
     }
 )
 # Named so the table test can prove each documented permanent code stays permanent.
@@ -65,6 +71,7 @@ class SalesforceFailure(BaseModel):
     message: str
     fields: tuple[str, ...] = ()
     http_status: int | None = None
+    matching_ids: tuple[str, ...] = Field(default=(), description="300: the ids an upsert's external id matched")
 
     @property
     def retryable(self) -> bool:
@@ -96,14 +103,18 @@ class SalesforceFailure(BaseModel):
             return BudgetExhaustedError(text, code=self.code, retry_after_seconds=self.retry_after_seconds, **details)
         if self.retryable:
             return RetryableError(text, code=self.code, retry_after_seconds=self.retry_after_seconds, **details)
-        return PermanentError(text, code=self.code, fields=self.fields, http_status=self.http_status)
+        extra = {"matching_ids": list(self.matching_ids)} if self.matching_ids else {}
+        return PermanentError(text, code=self.code, fields=self.fields, http_status=self.http_status, **extra)
 
 
 def failures_from_body(http_status: int, body: Any) -> list[SalesforceFailure]:
     """Salesforce's error answer (`[{"errorCode","message","fields"}]`, or anything else) as failures."""
     if http_status == 300:
-        # Upsert matched several records; the body lists their URLs, not an error object.
-        return [SalesforceFailure(code="MULTIPLE_RECORDS_FOUND", message=str(body)[:500], http_status=300)]
+        # Upsert matched several records; the body lists their URLs (not an error object): keep every id.
+        urls = body if isinstance(body, list) else []
+        ids = tuple(str(url).rstrip("/").rsplit("/", 1)[-1] for url in urls if isinstance(url, str) and url)
+        message = f"The external id matches {len(ids)} records: {', '.join(ids)}" if ids else str(body)[:500]
+        return [SalesforceFailure(code="MULTIPLE_RECORDS_FOUND", message=message, http_status=300, matching_ids=ids)]
     entries = body if isinstance(body, list) else [body]
     failures = []
     for entry in entries:
@@ -390,6 +401,31 @@ class WriteOutcome(BaseModel):
     @property
     def permanent_failures(self) -> list[RecordResult]:
         return [result for result in self.results if not result.success and not result.retryable]
+
+
+def collection_results(
+    indexes: Sequence[int], http_status: int, body: Any
+) -> tuple[list[RecordResult], SalesforceFailure | None]:
+    """One sObject Collections answer (alone or inside a Composite) as one result per record, in order.
+
+    When the whole request failed in a way a later attempt may pass (5xx, REQUEST_LIMIT_EXCEEDED, a lock, a timeout)
+    there are no results but that failure: its records are deferred, not failed. A permanent request-level failure
+    (e.g. INVALID_FIELD for the whole request) fails every record with it.
+    """
+    if http_status < 300 and isinstance(body, list):
+        missing = SalesforceFailure(code="RESULT_MISSING", message="Salesforce returned no result for this record")
+        results = []
+        for position, index in enumerate(indexes):
+            payload: Any = body[position] if position < len(body) else None
+            try:
+                results.append(RecordResult.from_salesforce(index, payload))
+            except (TypeError, ValueError):  # absent or not a result object
+                results.append(RecordResult.failed(index, missing))
+        return results, None
+    failure = failures_from_body(http_status, body)[0]
+    if failure.retryable:
+        return [], failure
+    return [RecordResult.failed(index, failure) for index in indexes], None
 
 
 # ------------------------------------------------------------------ reads

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 
 from sync_core.domain.salesforce import SalesforceFailure, failures_from_body
 from sync_core.errors import PermanentError, RetryableError
+from sync_core.observability import logger
 
 TOKEN_PATH = "/services/oauth2/token"
 JWT_LIFETIME_SECONDS = 180  # Salesforce accepts at most 3 minutes between now and exp
@@ -83,11 +84,13 @@ class AccessToken(BaseModel):
     issued_at: str | None = None
 
 
-def load_credentials(secret_arn: str, *, max_age: int = SECRET_MAX_AGE_SECONDS) -> SalesforceCredentials:
-    """Read and validate the secret (cached by Powertools for max_age seconds)."""
+def load_credentials(
+    secret_arn: str, *, max_age: int = SECRET_MAX_AGE_SECONDS, force_fetch: bool = False
+) -> SalesforceCredentials:
+    """Read and validate the secret (cached by Powertools for max_age seconds; force_fetch reads it anew)."""
     if not secret_arn:
         raise PermanentError("SALESFORCE_SECRET_ARN is not set", code="CONFIGURATION")
-    value = parameters.get_secret(secret_arn, transform="json", max_age=max_age)
+    value = parameters.get_secret(secret_arn, transform="json", max_age=max_age, force_fetch=force_fetch)
     try:
         return SalesforceCredentials.model_validate(value)
     except ValidationError as error:
@@ -134,8 +137,9 @@ def request_token(
         response = http.post(credentials.token_url, data=token_request_body(credentials), timeout=timeout)
     except requests.Timeout as error:
         raise RetryableError("Salesforce token request timed out", code="TIMEOUT") from error
-    except requests.ConnectionError as error:
-        raise RetryableError(f"Salesforce token endpoint unreachable: {error}", code="CONNECTION_ERROR") from error
+    except requests.RequestException as error:  # refused, reset, TLS or a broken answer
+        message = f"Salesforce token endpoint unreachable: {type(error).__name__}: {error}"
+        raise RetryableError(message, code="CONNECTION_ERROR") from error
     if response.status_code != 200:
         raise _token_failure(response).to_error()
     try:
@@ -153,8 +157,10 @@ class TokenSource:
         http: requests.Session,
         *,
         timeout: tuple[float, float],
+        fresh_credentials: Callable[[], SalesforceCredentials] | None = None,
     ) -> None:
         self._credentials = credentials
+        self._fresh_credentials = fresh_credentials
         self._http = http
         self._timeout = timeout
         self._token: AccessToken | None = None
@@ -166,15 +172,29 @@ class TokenSource:
     def current(self) -> AccessToken:
         with self._lock:
             if self._token is None:
-                self._token = request_token(self._credentials(), self._http, timeout=self._timeout)
+                self._token = self._request()
             return self._token
 
     def renew(self, stale: AccessToken) -> AccessToken:
         """A new token, unless another client already replaced `stale` (then that one)."""
         with self._lock:
             if self._token is None or self._token == stale:
-                self._token = request_token(self._credentials(), self._http, timeout=self._timeout)
+                self._token = self._request()
             return self._token
+
+    def _request(self) -> AccessToken:
+        credentials = self._credentials()
+        try:
+            return request_token(credentials, self._http, timeout=self._timeout)
+        except PermanentError:
+            # Refused: the cached secret may predate a rotation. Read it anew, and try once more only if it changed.
+            if self._fresh_credentials is None:
+                raise
+            fresh = self._fresh_credentials()
+            if fresh == credentials:
+                raise
+            logger.info("Salesforce refused the cached credentials; using the secret's new version")
+            return request_token(fresh, self._http, timeout=self._timeout)
 
 
 def _secret(value: SecretStr | None) -> str:

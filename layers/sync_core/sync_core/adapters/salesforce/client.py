@@ -38,6 +38,7 @@ from sync_core.domain.salesforce import (
     WriteOutcome,
     budget_day,
     bulk_error_failure,
+    collection_results,
     decide_budget,
     deferral_reason_for,
     failures_from_body,
@@ -46,7 +47,7 @@ from sync_core.domain.salesforce import (
     resume_time,
     use_bulk,
 )
-from sync_core.errors import BudgetExhaustedError
+from sync_core.errors import BudgetExhaustedError, PermanentError, RetryableError
 from sync_core.observability import logger
 from sync_core.ports.salesforce import ApiBudgetStore, SalesforceApi, SalesforceRecord
 from sync_core.ports.stores import Clock
@@ -221,45 +222,70 @@ class SalesforceClient(SalesforceApi):
 
     def delete_many(self, sobject: str, record_ids: Sequence[str]) -> WriteOutcome:
         if use_bulk(len(record_ids), self._options.bulk_threshold):
-            return self.bulk_ingest(sobject, BulkOperation.DELETE, [{"Id": record_id} for record_id in record_ids])
+            outcome = self.bulk_ingest(sobject, BulkOperation.DELETE, [{"Id": record_id} for record_id in record_ids])
+            if outcome.deferred is None:
+                return outcome
+            # Deferred items are what the caller passed (ids), whichever path would have sent them.
+            ids = [record_ids[index] for index in outcome.deferred.indexes]
+            return outcome.model_copy(update={"deferred": outcome.deferred.model_copy(update={"items": ids})})
         return self._write(list(record_ids), method="DELETE", path="composite/sobjects")
 
     def _write(self, items: list[Any], *, method: str, path: str) -> WriteOutcome:
         calls = pack_for_composite(list(enumerate(items)))
         decision = self._grant(len(calls))
         results: list[RecordResult] = []
-        deferred_from, reason, resume = decision.granted, decision.reason, decision.resume_after
+        waiting: list[tuple[int, Any]] = []  # deferred records (index, item), sent again later, never failed
+        reason, resume = decision.reason, decision.resume_after
         with self._spending(decision.granted):
             for number, chunks in enumerate(calls[: decision.granted]):
                 try:
-                    results.extend(self._write_call(chunks, method=method, path=path))
+                    answers = self._write_call(chunks, method=method, path=path)
                 except _CallFailed as failed:
                     if failed.failure.retryable:
                         # Throttled, limit reached, server down or timed out: this call and the rest wait, unfailed.
-                        deferred_from = number
-                        reason = deferral_reason_for(failed.failure)
-                        resume = resume_time(reason, self._clock.now())
-                        logger.warning("Salesforce write deferred", code=failed.failure.code, reason=reason)
+                        reason, resume = self._deferral(failed.failure)
+                        waiting += [pair for later in calls[number : decision.granted] for c in later for pair in c]
                         break
                     # A request-level rejection (e.g. unknown field on the object) fails the call's records.
                     results.extend(RecordResult.failed(index, failed.failure) for chunk in chunks for index, _ in chunk)
-        left = [pair for chunks in calls[deferred_from:] for chunk in chunks for pair in chunk]
+                    continue
+                stop = False
+                for chunk, (http_status, body) in zip(chunks, answers, strict=True):
+                    chunk_results, failure = collection_results([index for index, _ in chunk], http_status, body)
+                    results.extend(chunk_results)
+                    if failure is not None:
+                        # One Collections subrequest failed as a whole (5xx, REQUEST_LIMIT_EXCEEDED...): its
+                        # records wait like a failed call's, and so do the calls after this one.
+                        if not stop:
+                            reason, resume = self._deferral(failure)
+                        waiting.extend(chunk)
+                        stop = True
+                if stop:
+                    waiting += [pair for later in calls[number + 1 : decision.granted] for c in later for pair in c]
+                    break
+        waiting += [pair for later in calls[decision.granted :] for chunk in later for pair in chunk]
         deferred = None
-        if left and reason is not None and resume is not None:
+        if waiting and reason is not None and resume is not None:
             deferred = DeferredWork(
-                indexes=[index for index, _ in left],
-                items=[item for _, item in left],
+                indexes=[index for index, _ in waiting],
+                items=[item for _, item in waiting],
                 reason=reason,
                 resume_after=resume,
             )
         return WriteOutcome(results=sorted(results, key=lambda result: result.index), deferred=deferred)
 
-    def _write_call(self, chunks: list[list[tuple[int, Any]]], *, method: str, path: str) -> list[RecordResult]:
-        """One API call: a plain Collections request for one chunk, a Composite request for several."""
+    def _deferral(self, failure: SalesforceFailure) -> tuple[DeferralReason, datetime]:
+        reason = deferral_reason_for(failure)
+        logger.warning("Salesforce write deferred", code=failure.code, reason=reason)
+        return reason, resume_time(reason, self._clock.now())
+
+    def _write_call(self, chunks: list[list[tuple[int, Any]]], *, method: str, path: str) -> list[tuple[int, Any]]:
+        """One API call, a plain Collections request for one chunk or a Composite request for several: the
+        (HTTP status, body) of each chunk's Collections answer, in chunk order."""
         if len(chunks) == 1:
             chunk = chunks[0]
             answer = self._call(lambda sf: sf.restful(path, **_collection_request(method, [item for _, item in chunk])))
-            return _chunk_results(chunk, 200, answer)
+            return [(200, answer)]
         subrequests = []
         for number, chunk in enumerate(chunks):
             request = _collection_request(method, [item for _, item in chunk])
@@ -281,11 +307,14 @@ class SalesforceClient(SalesforceApi):
             )
         )
         by_reference = {sub.get("referenceId"): sub for sub in (answer or {}).get("compositeResponse", [])}
-        results: list[RecordResult] = []
-        for number, chunk in enumerate(chunks):
-            sub = by_reference.get(f"chunk{number}", {})
-            results.extend(_chunk_results(chunk, int(sub.get("httpStatusCode", 500)), sub.get("body")))
-        return results
+        answers: list[tuple[int, Any]] = []
+        for number in range(len(chunks)):
+            sub = by_reference.get(f"chunk{number}")
+            if sub is None:  # no answer for this subrequest: whether it ran is unknown (a result per record says so)
+                answers.append((200, []))
+            else:
+                answers.append((int(sub.get("httpStatusCode", 500)), sub.get("body")))
+        return answers
 
     # -------------------------------------------------------------- Bulk API 2.0
 
@@ -311,28 +340,51 @@ class SalesforceClient(SalesforceApi):
                 )
             )
         columns = _columns(records)
+        everyone = range(len(records))
+        job_id: str | None = None
         with self._spending(decision.granted):
             try:
                 job_id = self._create_ingest_job(sobject, operation, external_id_field)
                 self._bulk_send("PUT", f"ingest/{job_id}/batches", data=_to_csv(columns, records), content="text/csv")
                 self._bulk_send("PATCH", f"ingest/{job_id}", json={"state": "UploadComplete"})
-                job = self._wait_for_job("ingest", job_id)
             except _CallFailed as failed:
-                return WriteOutcome(
-                    results=[RecordResult.failed(index, failed.failure) for index in range(len(records))]
+                # Nothing was committed for processing (a job left Open never runs): wait if a later try may pass.
+                if failed.failure.retryable:
+                    reason, resume = self._deferral(failed.failure)
+                    return WriteOutcome(
+                        deferred=DeferredWork(
+                            indexes=list(everyone),
+                            items=[dict(record) for record in records],
+                            reason=reason,
+                            resume_after=resume,
+                        )
+                    )
+                return WriteOutcome(results=[RecordResult.failed(index, failed.failure) for index in everyone])
+            try:
+                job = self._wait_for_job("ingest", job_id)
+                if job is None:
+                    pending = SalesforceFailure(
+                        code="BULK_JOB_PENDING", message=f"Bulk job {job_id} still running; its results are unknown"
+                    )
+                    return WriteOutcome(results=[RecordResult.failed(index, pending) for index in everyone])
+                state = str(job.get("state") or "Failed")
+                if state == "JobComplete":
+                    return WriteOutcome(results=self._ingest_results(job_id, columns, records))
+                # Failed or Aborted: rows processed before that still have results; the others get the job's failure.
+                ended = SalesforceFailure(
+                    code="BULK_JOB_" + state.upper(),
+                    message=str(job.get("errorMessage") or f"Bulk job {job_id} is {state}"),
                 )
-            if job is None:
-                pending = SalesforceFailure(
-                    code="BULK_JOB_PENDING", message=f"Bulk job {job_id} still running; its results are unknown"
+                try:
+                    return WriteOutcome(results=self._ingest_results(job_id, columns, records, leftover=ended))
+                except _CallFailed:
+                    return WriteOutcome(results=[RecordResult.failed(index, ended) for index in everyone])
+            except _CallFailed as failed:
+                # The job was handed over: it runs on, so its rows' outcome is unknown, not deferred.
+                unknown = failed.failure.model_copy(
+                    update={"message": f"Bulk job {job_id}, results unknown: {failed.failure.message}"}
                 )
-                return WriteOutcome(results=[RecordResult.failed(i, pending) for i in range(len(records))])
-            if job.get("state") != "JobComplete":
-                failure = SalesforceFailure(
-                    code="BULK_JOB_" + str(job.get("state", "FAILED")).upper(),
-                    message=str(job.get("errorMessage") or "the job did not complete"),
-                )
-                return WriteOutcome(results=[RecordResult.failed(i, failure) for i in range(len(records))])
-            return WriteOutcome(results=self._ingest_results(job_id, columns, records))
+                return WriteOutcome(results=[RecordResult.failed(index, unknown) for index in everyone])
 
     def _create_ingest_job(self, sobject: str, operation: BulkOperation, external_id_field: str | None) -> str:
         body = {"object": sobject, "operation": operation.value, "contentType": "CSV", "lineEnding": "LF"}
@@ -350,7 +402,12 @@ class SalesforceClient(SalesforceApi):
         return None
 
     def _ingest_results(
-        self, job_id: str, columns: list[str], records: Sequence[Mapping[str, Any]]
+        self,
+        job_id: str,
+        columns: list[str],
+        records: Sequence[Mapping[str, Any]],
+        *,
+        leftover: SalesforceFailure | None = None,
     ) -> list[RecordResult]:
         # Result order is not guaranteed: find each row's record by the original columns it echoes.
         waiting: dict[tuple[str, ...], list[int]] = defaultdict(list)
@@ -376,7 +433,7 @@ class SalesforceClient(SalesforceApi):
         for row in _csv_rows(self._bulk_send("GET", f"ingest/{job_id}/unprocessedrecords").text):
             if (found := take(row)) is not None:
                 results.append(RecordResult.failed(found, unprocessed))
-        missing = SalesforceFailure(code="BULK_RESULT_MISSING", message="no result row matched this record")
+        missing = leftover or SalesforceFailure(code="BULK_RESULT_MISSING", message="no result row matched this record")
         results.extend(RecordResult.failed(index, missing) for indexes in waiting.values() for index in indexes)
         return sorted(results, key=lambda result: result.index)
 
@@ -439,26 +496,35 @@ class SalesforceClient(SalesforceApi):
         return self._sf
 
     def _call[T](self, action: Callable[[Salesforce], T]) -> T:
-        """Run one HTTP call; on an expired session get a new token once and run it once more."""
+        """Run one HTTP call; on an expired session get a new token once and run it once more.
+
+        Every failure, the token endpoint's included, leaves as _CallFailed: writes must turn it into deferral or
+        per-record results without losing the results of the calls they already made.
+        """
         renewed = False
         while True:
-            sf = self._salesforce()
             try:
+                sf = self._salesforce()
                 return action(sf)
             except SalesforceExpiredSession as error:
                 if renewed:
                     raise _CallFailed(_failure(error)) from error
                 logger.info("Salesforce session expired; getting a new token")
                 assert self._token is not None
-                self._token = self._tokens.renew(self._token)
-                self._sf = None
-                renewed = True
+                stale, self._sf, renewed = self._token, None, True
+                try:
+                    self._token = self._tokens.renew(stale)
+                except (RetryableError, PermanentError) as token_error:
+                    raise _CallFailed(_token_failure(token_error)) from token_error
             except SalesforceError as error:
                 raise _CallFailed(_failure(error)) from error
+            except (RetryableError, PermanentError) as error:  # the token endpoint or the secret
+                raise _CallFailed(_token_failure(error)) from error
             except requests.Timeout as error:
                 raise _CallFailed(SalesforceFailure(code="TIMEOUT", message=str(error))) from error
-            except requests.ConnectionError as error:
-                raise _CallFailed(SalesforceFailure(code="CONNECTION_ERROR", message=str(error))) from error
+            except requests.RequestException as error:  # refused, reset, TLS, chunked or undecodable answers
+                message = f"{type(error).__name__}: {error}"
+                raise _CallFailed(SalesforceFailure(code="CONNECTION_ERROR", message=message)) from error
 
     def _grant(self, calls: int, *, all_or_nothing: bool = False) -> BudgetDecision:
         """Ask the governor, then reserve what it grants in the shared daily count (atomically)."""
@@ -541,6 +607,16 @@ def _failure(error: SalesforceError) -> SalesforceFailure:
     return failures_from_body(int(error.status), error.content)[0]
 
 
+def _token_failure(error: RetryableError | PermanentError) -> SalesforceFailure:
+    """A failed token request (or an unreadable secret) as a failure that keeps its class, code and message."""
+    status = error.details.get("http_status")
+    return SalesforceFailure(
+        code=error.code or "AUTHENTICATION_FAILED",
+        message=error.message,
+        http_status=status if isinstance(status, int) else None,
+    )
+
+
 def _usage_from_limits(limits: Mapping[str, Any]) -> ApiUsage:
     daily = limits["DailyApiRequests"]
     return ApiUsage(used=int(daily["Max"]) - int(daily["Remaining"]), max=int(daily["Max"]))
@@ -555,18 +631,6 @@ def _collection_request(method: str, items: list[Any]) -> dict[str, Any]:
     if method == "DELETE":
         return {"method": method, "params": {"ids": ",".join(items), "allOrNone": "false"}}
     return {"method": method, "json": {"allOrNone": False, "records": items}}
-
-
-def _chunk_results(chunk: list[tuple[int, Any]], http_status: int, body: Any) -> list[RecordResult]:
-    if http_status < 300 and isinstance(body, list):
-        results = [
-            RecordResult.from_salesforce(index, payload) for (index, _), payload in zip(chunk, body, strict=False)
-        ]
-        missing = SalesforceFailure(code="RESULT_MISSING", message="Salesforce returned no result for this record")
-        results += [RecordResult.failed(index, missing) for index, _ in chunk[len(body) :]]
-        return results
-    failure = failures_from_body(http_status, body)[0]
-    return [RecordResult.failed(index, failure) for index, _ in chunk]
 
 
 def _columns(records: Sequence[Mapping[str, Any]]) -> list[str]:

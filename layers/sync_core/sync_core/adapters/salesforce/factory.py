@@ -32,7 +32,12 @@ def token_source(secret_arn: str, ca_bundle: str | None) -> TokenSource:
     # Its own session: token requests are not API calls and must not count against the budget.
     http = http_session(options)
     http.headers.pop("Sforce-Call-Options", None)
-    return TokenSource(partial(load_credentials, secret_arn), http, timeout=options.timeout)
+    return TokenSource(
+        partial(load_credentials, secret_arn),
+        http,
+        timeout=options.timeout,
+        fresh_credentials=partial(load_credentials, secret_arn, force_fetch=True),  # after a refusal: rotated?
+    )
 
 
 def build_salesforce_client(settings: Settings, *, clock: Clock | None = None) -> SalesforceClient:
