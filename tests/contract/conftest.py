@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from sync_core.adapters.salesforce import SalesforceClient, build_salesforce_client, clear_salesforce_caches
 from sync_core.config import get_settings
+from sync_core.ports.stores import Clock
 from tests.support.aws_stack import hub_aws_environment
 
 CLIENT_ID = "hub-contract-client"
@@ -192,7 +193,9 @@ def make_client(
     secrets = boto3.client("secretsmanager")
     created: dict[str, str] = {}
 
-    def make(flow: str = "password", secret: dict[str, Any] | None = None, **env: Any) -> SalesforceClient:
+    def make(
+        flow: str = "password", secret: dict[str, Any] | None = None, clock: Clock | None = None, **env: Any
+    ) -> SalesforceClient:
         name = f"salesforce-{flow}-{len(created)}"
         arn = secrets.create_secret(Name=name, SecretString=json.dumps(secret or secret_for(flow, emulator, key_pair)))[
             "ARN"
@@ -204,7 +207,7 @@ def make_client(
         for key, value in env.items():
             monkeypatch.setenv(key.upper(), str(value))
         get_settings.cache_clear()
-        return build_salesforce_client(get_settings())
+        return build_salesforce_client(get_settings(), clock=clock)
 
     parameters.clear_caches()
     clear_salesforce_caches()

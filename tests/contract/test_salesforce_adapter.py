@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
@@ -489,6 +489,57 @@ def test_the_daily_count_matches_what_salesforce_charged(make_client: ClientFact
 
     assert _stored_calls() == client.calls_this_run
     assert api_calls(controls) <= client.calls_this_run
+
+
+def test_an_empty_write_costs_no_call(make_client: ClientFactory, controls: Controls) -> None:
+    client = make_client()
+    controls.reset_counters()
+
+    outcome = client.upsert_many("Account", [], EXT)
+
+    assert outcome.results == [] and outcome.deferred is None
+    assert api_calls(controls) == 0 and client.calls_this_run == 0
+
+
+def test_a_refused_limits_lookup_defers_a_write_instead_of_raising(
+    make_client: ClientFactory, controls: Controls
+) -> None:
+    controls.limits(maximum=1000, used=1000)  # a new client must ask GET /limits first: Salesforce refuses it too
+    client = make_client()
+
+    outcome = client.create_many("Account", accounts(3, "LIM"))
+    bulk = client.bulk_ingest("Account", BulkOperation.INSERT, accounts(3, "LIMB"))
+
+    assert outcome.results == [] and bulk.results == []
+    assert outcome.deferred is not None and outcome.deferred.indexes == [0, 1, 2]
+    assert outcome.deferred.reason is DeferralReason.ORG_ALLOCATION
+    assert bulk.deferred is not None and bulk.deferred.indexes == [0, 1, 2]
+
+
+class _Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now_value = now
+
+    def now(self) -> datetime:
+        return self.now_value
+
+
+def test_an_exhausted_org_seen_hours_ago_is_asked_again_not_waited_for_till_midnight(
+    make_client: ClientFactory, controls: Controls
+) -> None:
+    morning = datetime.now(UTC).replace(hour=1, minute=0, second=0, microsecond=0)
+    first = make_client(clock=_Clock(morning))
+    list(first.query("SELECT Id FROM Account"))
+    controls.limits(maximum=1000, used=1000)
+    assert first.upsert_many("Account", accounts(1500, "EXH"), EXT).deferred is not None  # stores "exhausted"
+    controls.limits(used=10)  # Salesforce's rolling window frees up
+
+    soon = make_client(clock=_Clock(morning + timedelta(minutes=30)))
+    later = make_client(clock=_Clock(morning + timedelta(hours=2)))
+
+    with pytest.raises(BudgetExhaustedError):  # within the hour the stored figure stands: no call to find out
+        list(soon.query("SELECT Id FROM Account"))
+    assert list(later.query("SELECT Id FROM Account")) == []  # hours later: Salesforce is asked again
 
 
 # ------------------------------------------------------------------ helpers

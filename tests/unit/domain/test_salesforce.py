@@ -23,6 +23,7 @@ from sync_core.domain.salesforce import (
     deferral_reason_for,
     failures_from_body,
     next_utc_midnight,
+    org_usage_is_current,
     pack_for_composite,
     parse_limit_info,
     use_bulk,
@@ -351,3 +352,17 @@ def test_collection_results_one_per_record_in_order() -> None:
     assert ok[2].failure is not None and ok[2].failure.code == "RESULT_MISSING" and ok[2].retryable
     assert no_failure is None and [r.index for r in rejected] == [1, 2]
     assert all(r.failure is not None and r.failure.code == "INVALID_FIELD" and not r.retryable for r in rejected)
+
+
+@pytest.mark.parametrize(
+    ("usage", "current"),
+    [
+        (None, False),
+        (ApiUsage(used=10, max=100), False),  # no time known: ask Salesforce
+        (ApiUsage(used=100, max=100, seen_at=NOW - timedelta(minutes=59)), True),
+        (ApiUsage(used=100, max=100, seen_at=NOW - timedelta(hours=1)), True),
+        (ApiUsage(used=100, max=100, seen_at=NOW - timedelta(hours=1, seconds=1)), False),
+    ],
+)
+def test_a_stored_org_usage_stands_for_an_hour(usage: ApiUsage | None, current: bool) -> None:
+    assert org_usage_is_current(usage, NOW) is current

@@ -160,6 +160,7 @@ class ApiUsage(BaseModel):
 
     used: int = Field(ge=0)
     max: int = Field(gt=0)
+    seen_at: datetime | None = Field(default=None, description="When an answer reported it (None: not known)")
 
 
 def parse_limit_info(header: str | None) -> ApiUsage | None:
@@ -228,6 +229,15 @@ def next_utc_midnight(now: datetime) -> datetime:
 def budget_day(now: datetime) -> str:
     """The key the hub counts its calls under (UTC day)."""
     return now.astimezone(UTC).date().isoformat()
+
+
+def org_usage_is_current(usage: ApiUsage | None, now: datetime) -> bool:
+    """Whether a stored org usage may stand in for asking Salesforce: seen within the last ORG_ALLOCATION_PAUSE.
+
+    An older figure may say "exhausted" about a rolling 24 h window that has freed up since; trusting it would keep
+    every container waiting until the hub's day ends.
+    """
+    return usage is not None and usage.seen_at is not None and now - usage.seen_at <= ORG_ALLOCATION_PAUSE
 
 
 def resume_time(reason: DeferralReason, now: datetime) -> datetime:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -26,7 +27,8 @@ class DynamoApiBudgetStore:
         item = answer.get("Item", {})
         org = None
         if "org_used" in item and "org_max" in item:
-            org = ApiUsage(used=int(item["org_used"]["N"]), max=int(item["org_max"]["N"]))
+            seen_at = datetime.fromisoformat(item["org_seen_at"]["S"]) if "org_seen_at" in item else None
+            org = ApiUsage(used=int(item["org_used"]["N"]), max=int(item["org_max"]["N"]), seen_at=seen_at)
         calls = int(item["calls"]["N"]) if "calls" in item else 0
         return HubBudgetDay(calls=max(0, calls), org=org)
 
@@ -69,4 +71,7 @@ def _update(calls: int, org: ApiUsage | None) -> tuple[str, dict[str, Any]]:
     if org is not None:
         expression += " SET org_used = :org_used, org_max = :org_max"
         values |= {":org_used": {"N": str(org.used)}, ":org_max": {"N": str(org.max)}}
+        if org.seen_at is not None:  # when Salesforce reported it: others trust it only while it is recent
+            expression += ", org_seen_at = :org_seen_at"
+            values[":org_seen_at"] = {"S": org.seen_at.isoformat()}
     return expression, values

@@ -42,6 +42,7 @@ from sync_core.domain.salesforce import (
     decide_budget,
     deferral_reason_for,
     failures_from_body,
+    org_usage_is_current,
     pack_for_composite,
     parse_limit_info,
     resume_time,
@@ -141,7 +142,10 @@ class SalesforceClient(SalesforceApi):
         self._calls_this_run += 1
         usage = parse_limit_info(response.headers.get(LIMIT_INFO_HEADER))
         if usage is not None:
-            self._org_usage = usage
+            self._org_usage = self._stamped(usage)
+
+    def _stamped(self, usage: ApiUsage) -> ApiUsage:
+        return usage.model_copy(update={"seen_at": self._clock.now()})
 
     # -------------------------------------------------------------- reads
 
@@ -182,7 +186,7 @@ class SalesforceClient(SalesforceApi):
         return SObjectDescription.model_validate(self._read(lambda sf: sf.restful(f"sobjects/{sobject}/describe")))
 
     def limits(self) -> ApiUsage:
-        usage = _usage_from_limits(self._read(lambda sf: sf.limits()))
+        usage = self._stamped(_usage_from_limits(self._read(lambda sf: sf.limits())))
         self._org_usage = usage
         return usage
 
@@ -190,7 +194,10 @@ class SalesforceClient(SalesforceApi):
         self, action: Callable[[Salesforce], Any], *, resume_url: str | None = None, translate: bool = True
     ) -> Any:
         """One budgeted call: BudgetExhaustedError when the budget says no, hub errors for Salesforce failures."""
-        decision = self._grant(1)
+        try:
+            decision = self._grant(1)
+        except _CallFailed as failed:  # GET /limits failed: never mistaken for the read's own answer (get's 404)
+            raise failed.failure.to_error() from None
         if not decision.granted:
             raise self._exhausted(decision, next_records_url=resume_url)
         with self._spending(decision.granted):
@@ -231,8 +238,13 @@ class SalesforceClient(SalesforceApi):
         return self._write(list(record_ids), method="DELETE", path="composite/sobjects")
 
     def _write(self, items: list[Any], *, method: str, path: str) -> WriteOutcome:
+        if not items:
+            return WriteOutcome()  # nothing to send: no budget look-up, no GET /limits
         calls = pack_for_composite(list(enumerate(items)))
-        decision = self._grant(len(calls))
+        try:
+            decision = self._grant(len(calls))
+        except _CallFailed as failed:
+            return self._unsent(items, failed.failure)
         results: list[RecordResult] = []
         waiting: list[tuple[int, Any]] = []  # deferred records (index, item), sent again later, never failed
         reason, resume = decision.reason, decision.resume_after
@@ -273,6 +285,15 @@ class SalesforceClient(SalesforceApi):
                 resume_after=resume,
             )
         return WriteOutcome(results=sorted(results, key=lambda result: result.index), deferred=deferred)
+
+    def _unsent(self, items: list[Any], failure: SalesforceFailure) -> WriteOutcome:
+        """None of the items was sent because of `failure`: they wait if a later try may pass, else they fail."""
+        if not failure.retryable:
+            return WriteOutcome(results=[RecordResult.failed(index, failure) for index in range(len(items))])
+        reason, resume = self._deferral(failure)
+        return WriteOutcome(
+            deferred=DeferredWork(indexes=list(range(len(items))), items=items, reason=reason, resume_after=resume)
+        )
 
     def _deferral(self, failure: SalesforceFailure) -> tuple[DeferralReason, datetime]:
         reason = deferral_reason_for(failure)
@@ -328,7 +349,10 @@ class SalesforceClient(SalesforceApi):
         if not records:
             return WriteOutcome()
         # create + upload + close + polls + three result downloads; unused calls are given back afterwards.
-        decision = self._grant(3 + self._options.bulk_max_polls + 3, all_or_nothing=True)
+        try:
+            decision = self._grant(3 + self._options.bulk_max_polls + 3, all_or_nothing=True)
+        except _CallFailed as failed:
+            return self._unsent([dict(record) for record in records], failed.failure)
         if not decision.fully_granted:
             assert decision.reason is not None and decision.resume_after is not None
             return WriteOutcome(
@@ -531,7 +555,10 @@ class SalesforceClient(SalesforceApi):
         now = self._clock.now()
         day = budget_day(now)
         stored = self._budget_store.day(day)
-        org = self._org_usage or stored.org or self._fetch_limits(day)
+        # The store's figure is another container's; once it is old (it may say "exhausted" about a rolling window
+        # that has since freed up) ask Salesforce again rather than wait for the next UTC day.
+        stored_org = stored.org if org_usage_is_current(stored.org, now) else None
+        org = self._org_usage or stored_org or self._fetch_limits(day)
         for _attempt in range(2):
             state = BudgetState(
                 org=org,
@@ -564,9 +591,7 @@ class SalesforceClient(SalesforceApi):
         """The org's usage when neither this client nor the store has seen it yet (one call, counted)."""
         before = self._calls_this_run
         try:
-            usage = _usage_from_limits(self._call(lambda sf: sf.limits()))
-        except _CallFailed as failed:
-            raise failed.failure.to_error() from None
+            usage = self._stamped(_usage_from_limits(self._call(lambda sf: sf.limits())))
         finally:
             self._budget_store.add(day, self._calls_this_run - before, org=None)
         self._org_usage = self._org_usage or usage
