@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -121,6 +122,21 @@ def handle(org: Org, call: Call) -> Reply:
     return Reply(200, {"compositeResponse": results})
 
 
+def _subrequest_fault(org: Org, path: str, method: str, match: re.Match[str] | None) -> Reply | None:
+    """A `scope="subrequest"` fault rule firing for this subrequest: its whole answer is the rule's error (nothing
+    runs), as when Salesforce refuses one subrequest (503 SERVER_UNAVAILABLE, 403 REQUEST_LIMIT_EXCEEDED ...)."""
+    kind = router.kind_of(match.group(2) or "/", method.upper()) if match else "other"
+    rule = org.faults.pick(kind, path, method, scope="subrequest")
+    if rule is None:
+        return None
+    if rule.latency_ms:
+        time.sleep(rule.latency_ms / 1000.0)
+    if not rule.error_code:
+        return None
+    org.counters.fault(rule.error_code)
+    return Reply(rule.status, rule.error().body())
+
+
 def _run(org: Org, call: Call, requests: list[dict[str, Any]], txn_all: Any) -> tuple[list[dict[str, Any]], int | None]:
     results: list[dict[str, Any]] = []
     bodies: dict[str, Any] = {}
@@ -144,7 +160,10 @@ def _run(org: Org, call: Call, requests: list[dict[str, Any]], txn_all: Any) -> 
             continue
         split = urlsplit(url)
         match = _PATH_RE.match(split.path)
-        if match is None:
+        fault = _subrequest_fault(org, split.path, str(sub["method"]), match)
+        if fault is not None:
+            reply = fault
+        elif match is None:
             reply = Reply(400, [{"errorCode": "NOT_FOUND", "message": "The requested resource does not exist"}])
         else:
             headers = dict(call.headers)

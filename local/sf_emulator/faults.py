@@ -22,6 +22,9 @@ DEFAULT_MESSAGES = {
 }
 
 
+SCOPES = ("request", "record", "subrequest")
+
+
 def _unversioned(path: str) -> str:
     """/services/data/v60.0/sobjects/Account -> /sobjects/Account (rules may name either form)."""
     return re.sub(r"^/services/data/v\d+\.\d", "", path)
@@ -29,18 +32,24 @@ def _unversioned(path: str) -> str:
 
 @dataclass
 class FaultRule:
-    """Fail matching requests: `kind` (endpoint kind) and/or `path_prefix` and/or `method`, with probability `rate`,
-    at most `count` times (None = unlimited). `scope="record"` fails single rows of Collections / Bulk requests
-    (per-row errors in a 200 answer) instead of the whole request."""
+    """Fail matching requests: `kind` (endpoint kind) and/or `path_prefix` and/or `path_suffix` and/or `method`,
+    with probability `rate`, at most `count` times (None = unlimited), after letting the first `skip` matches pass.
+
+    `scope="request"` fails the whole HTTP request; `scope="record"` fails single rows of Collections / Bulk requests
+    (per-row errors in a 200 answer); `scope="subrequest"` fails single subrequests of a Composite request (the
+    subrequest's `httpStatusCode` and error array inside the 200 `compositeResponse`; `kind`, `path_prefix`,
+    `path_suffix` and `method` are then those of the subrequest)."""
 
     status: int = 503
     error_code: str = "SERVER_UNAVAILABLE"
     message: str | None = None
     kind: str | None = None
     path_prefix: str | None = None
+    path_suffix: str | None = None
     method: str | None = None
     rate: float = 1.0
     count: int | None = None
+    skip: int = 0
     latency_ms: int = 0
     scope: str = "request"
     id: int = 0
@@ -55,6 +64,7 @@ class FaultRule:
                 or path.startswith(self.path_prefix)
                 or _unversioned(path).startswith(self.path_prefix)
             )
+            and (self.path_suffix is None or path.rstrip("/").endswith(self.path_suffix.rstrip("/")))
             and (self.method is None or self.method.upper() == method.upper())
             and (self.count is None or self.count > 0)
         )
@@ -81,6 +91,10 @@ class Faults:
         rule = FaultRule(**spec)
         if not 0.0 <= rule.rate <= 1.0:
             raise ValueError("rate must be between 0 and 1")
+        if rule.scope not in SCOPES:
+            raise ValueError(f"scope must be one of {list(SCOPES)}")
+        if rule.skip < 0:
+            raise ValueError("skip must not be negative")
         with self._lock:
             rule.id = self._next_id
             self._next_id += 1
@@ -98,10 +112,17 @@ class Faults:
             return [asdict(r) for r in self._rules]
 
     def pick(self, kind: str, path: str, method: str, scope: str = "request") -> FaultRule | None:
-        """The first matching rule that fires this time (consumes one of its `count`)."""
+        """The first matching rule that fires this time (consumes one of its `count`).
+
+        A match a rule lets pass because of `skip` consumes one of its `skip` and draws no random number."""
         with self._lock:
             for rule in self._rules:
-                if rule.matches(kind, path, method, scope) and self._rng.random() < rule.rate:
+                if not rule.matches(kind, path, method, scope):
+                    continue
+                if rule.skip > 0:
+                    rule.skip -= 1
+                    continue
+                if self._rng.random() < rule.rate:
                     if rule.count is not None:
                         rule.count -= 1
                     rule.fired += 1
