@@ -85,7 +85,9 @@ class Controls:
 
 
 class Transport:
-    """Faults the emulator cannot inject (answers a real org can give), applied where requests meets the network."""
+    """Faults the emulator cannot inject (broken connections, TLS errors, timeouts), applied where requests meets the
+    network. Error answers, a failed Composite subrequest and failed Bulk results downloads are emulator fault rules
+    (`Controls.fault`, see docs/salesforce-emulator.md)."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self._rules: list[tuple[Callable[[requests.PreparedRequest], bool], Callable[..., Any], list[int]]] = []
@@ -105,18 +107,6 @@ class Transport:
 
         def act(_send: Callable[[], requests.Response]) -> requests.Response:
             raise error
-
-        self._rules.append((matches, act, [count]))
-
-    def rewrite(
-        self, matches: Callable[[requests.PreparedRequest], bool], change: Callable[[Any], Any], *, count: int = 1
-    ) -> None:
-        """Send a matching request, then hand back its JSON answer as `change` makes it."""
-
-        def act(send: Callable[[], requests.Response]) -> requests.Response:
-            response = send()
-            response._content = json.dumps(change(response.json())).encode()
-            return response
 
         self._rules.append((matches, act, [count]))
 

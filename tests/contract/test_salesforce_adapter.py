@@ -258,19 +258,20 @@ def test_writes_pack_1000_records_into_one_call(
     assert len(emulator.records("Account")) == count
 
 
+@pytest.mark.parametrize(
+    ("status", "code", "reason"),
+    [
+        (403, "REQUEST_LIMIT_EXCEEDED", DeferralReason.ORG_ALLOCATION),
+        (503, "SERVER_UNAVAILABLE", DeferralReason.SALESFORCE_UNAVAILABLE),
+    ],
+)
 def test_a_composite_subrequest_failing_as_a_whole_defers_its_records(
-    make_client: ClientFactory, transport: Transport
+    make_client: ClientFactory, emulator: Any, controls: Controls, status: int, code: str, reason: DeferralReason
 ) -> None:
     client = make_client()
     list(client.query("SELECT Id FROM Account"))
-    limit = [{"errorCode": "REQUEST_LIMIT_EXCEEDED", "message": "TotalRequests Limit exceeded."}]
-
-    def second_chunk_refused(answer: dict[str, Any]) -> dict[str, Any]:
-        subs = answer["compositeResponse"]
-        subs[1] = {**subs[1], "httpStatusCode": 403, "body": limit}
-        return answer
-
-    transport.rewrite(path_is("POST", "/composite"), second_chunk_refused)
+    # The second Collections subrequest of the Composite call is refused as a whole; the others succeed.
+    controls.fault(scope="subrequest", kind="collections", status=status, error_code=code, skip=1, count=1)
 
     outcome = client.upsert_many("Account", accounts(1100, "SUBREQ"), EXT)  # a Composite call, then a plain one
 
@@ -278,8 +279,11 @@ def test_a_composite_subrequest_failing_as_a_whole_defers_its_records(
     assert all(result.success for result in outcome.results)
     assert outcome.deferred is not None
     assert outcome.deferred.indexes == [*range(200, 400), *range(1000, 1100)]  # the refused chunk and the next call
-    assert outcome.deferred.reason is DeferralReason.ORG_ALLOCATION
+    assert outcome.deferred.reason is reason
     assert [item[EXT] for item in outcome.deferred.items][:1] == ["SUBREQ-00200"]
+    assert controls.counters()["faults"] == {code: 1}
+    written = sorted(record[EXT] for record in emulator.records("Account"))
+    assert written == [f"SUBREQ-{n:05d}" for n in [*range(200), *range(400, 1000)]]  # the refused chunk never ran
 
 
 def test_every_write_says_it_comes_from_the_hub(make_client: ClientFactory, emulator: Any) -> None:
@@ -335,6 +339,8 @@ def test_a_bulk_job_whose_results_cannot_be_read_gives_retryable_results(
     make_client: ClientFactory, transport: Transport
 ) -> None:
     client = make_client(salesforce_bulk_threshold=5)
+    # A timeout stays a transport fault: the adapter's read timeout (60 s) is not configurable, so emulator latency
+    # would make the test a minute long. A 5xx on the same downloads is an emulator rule (next test).
     transport.fail(path_is("GET", "/successfulResults"), requests.exceptions.ReadTimeout("read timed out"))
 
     outcome = client.upsert_many("Account", accounts(8, "BRES"), EXT)
@@ -343,6 +349,23 @@ def test_a_bulk_job_whose_results_cannot_be_read_gives_retryable_results(
     assert all(result.retryable for result in outcome.results)
     failure = outcome.results[0].failure
     assert failure is not None and failure.code == "TIMEOUT" and "Bulk job 750" in failure.message
+
+
+@pytest.mark.parametrize("resource", ["successfulResults", "failedResults", "unprocessedrecords"])
+def test_a_bulk_job_whose_results_download_fails_with_a_5xx_gives_retryable_results(
+    make_client: ClientFactory, emulator: Any, controls: Controls, resource: str
+) -> None:
+    client = make_client(salesforce_bulk_threshold=5)
+    controls.fault(kind="bulk_ingest", path_suffix=f"/{resource}", method="GET", status=503, count=1)
+
+    outcome = client.upsert_many("Account", accounts(8, "B5XX"), EXT)
+
+    assert [result.index for result in outcome.results] == list(range(8))
+    assert all(result.retryable for result in outcome.results)
+    failure = outcome.results[0].failure
+    assert failure is not None and failure.code == "SERVER_UNAVAILABLE" and "Bulk job 750" in failure.message
+    assert controls.counters()["faults"] == {"SERVER_UNAVAILABLE": 1}
+    assert len([r for r in emulator.records("Account") if r[EXT].startswith("B5XX-")]) == 8  # the job itself ran
 
 
 def test_bulk_query_with_and_without_deleted_rows(make_client: ClientFactory, emulator: Any) -> None:
@@ -356,6 +379,22 @@ def test_bulk_query_with_and_without_deleted_rows(make_client: ClientFactory, em
     assert sorted(row[EXT] for row in live) == [f"BQ-{n:05d}" for n in range(2, 30)]
     assert len(everything) == 30
     assert sorted(row["Id"] for row in everything if row["IsDeleted"] == "true") == sorted(ids[:2])
+
+
+def test_a_bulk_query_whose_results_page_fails_with_a_5xx_is_a_retryable_read_error(
+    make_client: ClientFactory, emulator: Any, controls: Controls
+) -> None:
+    emulator.seed("Account", accounts(3, "BQ5"))
+    client = make_client()
+    controls.fault(kind="bulk_query", path_suffix="/results", method="GET", status=503, count=1)
+
+    with pytest.raises(RetryableError) as raised:
+        list(client.bulk_query("SELECT Id, Hub_Id__c FROM Account"))
+
+    assert raised.value.code == "SERVER_UNAVAILABLE"
+    assert sorted(row[EXT] for row in client.bulk_query("SELECT Id, Hub_Id__c FROM Account")) == [
+        f"BQ5-{n:05d}" for n in range(3)
+    ]
 
 
 # ------------------------------------------------------------------ errors
