@@ -12,7 +12,7 @@ import pytest
 from sync_core.adapters.aws import dynamodb_client
 from sync_core.adapters.dynamodb import record_queries
 from sync_core.adapters.dynamodb.case_settings import DynamoCaseSettingsStore
-from sync_core.adapters.dynamodb.record_queries import DynamoRecordBatchWriter, DynamoRecordFinder
+from sync_core.adapters.dynamodb.record_queries import DynamoRecordFinder
 from sync_core.adapters.dynamodb.records import DynamoRecordStore
 from sync_core.domain.cases import AssignmentRule, AssignmentRules, CaseClass, Workgroup
 from sync_core.domain.entities import EntityName
@@ -53,10 +53,8 @@ def records() -> DynamoRecordStore:
     )
 
 
-def writer() -> DynamoRecordBatchWriter:
-    return DynamoRecordBatchWriter(
-        dynamodb_client(), records_table=os.environ["RECORDS_TABLE"], sync_state_table=os.environ["SYNC_STATE_TABLE"]
-    )
+def writer() -> DynamoRecordStore:
+    return records()  # the record store is also the RecordBatchWriter
 
 
 @pytest.mark.parametrize("read_batch", [1, 3, 200])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sync_core.adapters.aws import dynamodb_client
 from sync_core.adapters.clock import SystemClock
 from sync_core.adapters.dynamodb.case_settings import DynamoCaseSettingsStore
-from sync_core.adapters.dynamodb.record_queries import DynamoRecordBatchWriter, DynamoRecordFinder
+from sync_core.adapters.dynamodb.record_queries import DynamoRecordFinder
 from sync_core.adapters.dynamodb.records import DynamoRecordStore, DynamoSequenceStore, DynamoSyncStateStore
 from sync_core.config import Settings
 from sync_core.services.cases import CasesService
@@ -26,15 +26,15 @@ def build_records_service(settings: Settings) -> RecordsService:
 
 def build_cases_service(settings: Settings) -> CasesService:
     client = dynamodb_client()
+    # One store serves single writes and the all-or-nothing release writes (case + invoice).
+    records = DynamoRecordStore(
+        client, records_table=settings.records_table, sync_state_table=settings.sync_state_table
+    )
     return CasesService(
-        records=DynamoRecordStore(
-            client, records_table=settings.records_table, sync_state_table=settings.sync_state_table
-        ),
+        records=records,
         states=DynamoSyncStateStore(client, sync_state_table=settings.sync_state_table),
         finder=DynamoRecordFinder(client, records_table=settings.records_table),
-        writer=DynamoRecordBatchWriter(
-            client, records_table=settings.records_table, sync_state_table=settings.sync_state_table
-        ),
+        writer=records,
         settings=DynamoCaseSettingsStore(client, sync_config_table=settings.sync_config_table),
         sequences=DynamoSequenceStore(client, sync_config_table=settings.sync_config_table),
         clock=SystemClock(),

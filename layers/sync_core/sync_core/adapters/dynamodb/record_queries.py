@@ -1,24 +1,14 @@
-"""Finding records by field values, and writing several records in one transaction (records table)."""
+"""Finding records by field values (records table and its lookup indexes)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
 from sync_core.adapters.dynamodb.codec import decode_cursor, encode_cursor, serialize_item
-from sync_core.adapters.dynamodb.records import (
-    LOOKUP_INDEXES,
-    lookup_key,
-    record_from_item,
-    record_to_item,
-    state_to_item,
-)
+from sync_core.adapters.dynamodb.records import LOOKUP_INDEXES, lookup_key, record_from_item
 from sync_core.domain.entities import EntityName
 from sync_core.domain.records import HubRecord, Page
-from sync_core.domain.sync_state import SyncState
-from sync_core.errors import AlreadyExistsError, NotFoundError, StaleVersionError, ValidationFailedError
+from sync_core.errors import ValidationFailedError
 from sync_core.ports.stores import FieldValue
 
 if TYPE_CHECKING:
@@ -97,76 +87,3 @@ class DynamoRecordFinder:
 
 def _page(items: list[dict[str, Any]], next_key: dict[str, Any] | None) -> Page[HubRecord]:
     return Page[HubRecord](items=[record_from_item(item) for item in items], next_cursor=encode_cursor(next_key))
-
-
-class DynamoRecordBatchWriter:
-    """RecordBatchWriter: one TransactWriteItems with a record and its state per written record."""
-
-    def __init__(self, client: DynamoDBClient, *, records_table: str, sync_state_table: str) -> None:
-        self._client = client
-        self._records_table = records_table
-        self._state_table = sync_state_table
-
-    def write_together(
-        self,
-        *,
-        creates: Sequence[tuple[HubRecord, SyncState]] = (),
-        replaces: Sequence[tuple[HubRecord, SyncState, int]] = (),
-    ) -> None:
-        conditional: list[tuple[HubRecord, int | None]] = []
-        actions: list[Any] = []
-        for record, state, expected in replaces:
-            conditional.append((record, expected))
-            actions.append(
-                {
-                    "Put": {
-                        "TableName": self._records_table,
-                        "Item": record_to_item(record),
-                        "ConditionExpression": "attribute_exists(pk) AND version = :expected",
-                        "ExpressionAttributeValues": {":expected": {"N": str(expected)}},
-                    }
-                }
-            )
-            actions.append(self._state_put(state))
-        for record, state in creates:
-            conditional.append((record, None))
-            actions.append(
-                {
-                    "Put": {
-                        "TableName": self._records_table,
-                        "Item": record_to_item(record),
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                }
-            )
-            actions.append(self._state_put(state))
-        try:
-            self._client.transact_write_items(TransactItems=actions)
-        except ClientError as exc:
-            reasons = exc.response.get("CancellationReasons", [])
-            # Record writes sit at even positions (each followed by its state): find the one that failed.
-            for index, (written, expected_version) in enumerate(conditional):
-                if index * 2 < len(reasons) and reasons[index * 2].get("Code") == "ConditionalCheckFailed":
-                    raise self._refusal(written, expected_version) from exc
-            raise
-
-    def _state_put(self, state: SyncState) -> dict[str, Any]:
-        return {"Put": {"TableName": self._state_table, "Item": state_to_item(state)}}
-
-    def _refusal(self, record: HubRecord, expected: int | None) -> Exception:
-        if expected is None:
-            return AlreadyExistsError(f"{record.entity.value} {record.id} already exists")
-        answer = self._client.get_item(
-            TableName=self._records_table,
-            Key={"pk": {"S": record.entity.value}, "sk": {"S": record.id}},
-            ConsistentRead=True,
-        )
-        item = answer.get("Item")
-        if not item:
-            return NotFoundError(f"{record.entity.value} {record.id} does not exist")
-        current = record_from_item(item).version
-        return StaleVersionError(
-            f"{record.entity.value} {record.id} is at version {current}, not {expected}",
-            expected=expected,
-            current=current,
-        )

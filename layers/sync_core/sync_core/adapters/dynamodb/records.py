@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -110,82 +111,85 @@ class DynamoRecordStore:
         )
 
     def create(self, record: HubRecord, state: SyncState) -> None:
-        try:
-            self._client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self._records_table,
-                            "Item": record_to_item(record),
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                    {"Put": {"TableName": self._state_table, "Item": state_to_item(state)}},
-                ]
-            )
-        except ClientError as exc:
-            if _condition_failed(exc):
-                raise AlreadyExistsError(f"{record.entity.value} {record.id} already exists") from exc
-            raise
+        self.write_together(creates=[(record, state)])
 
     def replace(self, record: HubRecord, state: SyncState, *, expected_version: int) -> None:
-        self._write_conditionally(
-            record.entity,
-            record.id,
-            {
-                "Put": {
-                    "TableName": self._records_table,
-                    "Item": record_to_item(record),
-                    "ConditionExpression": "attribute_exists(pk) AND version = :expected",
-                    "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
-                }
-            },
-            state,
-            expected_version,
-        )
+        self.write_together(replaces=[(record, state, expected_version)])
 
-    def delete(self, entity: EntityName, record_id: str, state: SyncState, *, expected_version: int) -> None:
-        self._write_conditionally(
-            entity,
-            record_id,
-            {
-                "Delete": {
-                    "TableName": self._records_table,
-                    "Key": _key(entity, record_id),
-                    "ConditionExpression": "attribute_exists(pk) AND version = :expected",
-                    "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
-                }
-            },
-            state,
-            expected_version,
-        )
-
-    def _write_conditionally(
+    def write_together(
         self,
-        entity: EntityName,
-        record_id: str,
-        record_write: dict[str, Any],
-        state: SyncState,
-        expected_version: int,
+        *,
+        creates: Sequence[tuple[HubRecord, SyncState]] = (),
+        replaces: Sequence[tuple[HubRecord, SyncState, int]] = (),
     ) -> None:
+        """RecordBatchWriter: every record with its state in one TransactWriteItems (a released case and
+        its invoice); a single create or replace is the one-record case."""
+        written: list[tuple[HubRecord, int | None]] = [(record, expected) for record, _, expected in replaces]
+        written += [(record, None) for record, _ in creates]
+        states = [state for _, state, _ in replaces] + [state for _, state in creates]
+        actions: list[Any] = []
+        for (record, expected), state in zip(written, states, strict=True):
+            actions += [self._record_put(record, expected), self._state_put(state)]
         try:
-            self._client.transact_write_items(
-                TransactItems=[
-                    record_write,  # type: ignore[list-item]
-                    {"Put": {"TableName": self._state_table, "Item": state_to_item(state)}},
-                ]
-            )
+            self._client.transact_write_items(TransactItems=actions)
         except ClientError as exc:
             if not _condition_failed(exc):
                 raise
-            current = self.get(entity, record_id)
-            if current is None:
-                raise NotFoundError(f"{entity.value} {record_id} does not exist") from exc
-            raise StaleVersionError(
-                f"{entity.value} {record_id} is at version {current.version}, not {expected_version}",
-                expected=expected_version,
-                current=current.version,
-            ) from exc
+            reasons = exc.response.get("CancellationReasons", [])
+            # Record writes sit at even positions, each followed by its state: refuse for the one that failed.
+            failed = [
+                item
+                for index, item in enumerate(written)
+                if index * 2 < len(reasons) and reasons[index * 2].get("Code") == "ConditionalCheckFailed"
+            ] or (written if len(written) == 1 else [])
+            if not failed:
+                raise
+            record, expected = failed[0]
+            raise self._refusal(record.entity, record.id, expected) from exc
+
+    def delete(self, entity: EntityName, record_id: str, state: SyncState, *, expected_version: int) -> None:
+        record_delete = {
+            "Delete": {
+                "TableName": self._records_table,
+                "Key": _key(entity, record_id),
+                "ConditionExpression": "attribute_exists(pk) AND version = :expected",
+                "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
+            }
+        }
+        actions: list[Any] = [record_delete, self._state_put(state)]
+        try:
+            self._client.transact_write_items(TransactItems=actions)
+        except ClientError as exc:
+            if not _condition_failed(exc):
+                raise
+            raise self._refusal(entity, record_id, expected_version) from exc
+
+    def _record_put(self, record: HubRecord, expected_version: int | None) -> dict[str, Any]:
+        """A new record must not exist yet; a replaced one must still be at the version it was read at."""
+        if expected_version is None:
+            condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
+        else:
+            condition = {
+                "ConditionExpression": "attribute_exists(pk) AND version = :expected",
+                "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
+            }
+        return {"Put": {"TableName": self._records_table, "Item": record_to_item(record), **condition}}
+
+    def _state_put(self, state: SyncState) -> dict[str, Any]:
+        return {"Put": {"TableName": self._state_table, "Item": state_to_item(state)}}
+
+    def _refusal(self, entity: EntityName, record_id: str, expected_version: int | None) -> Exception:
+        """Why a conditional write failed: the id is taken, the record is gone, or it moved on."""
+        if expected_version is None:
+            return AlreadyExistsError(f"{entity.value} {record_id} already exists")
+        current = self.get(entity, record_id)
+        if current is None:
+            return NotFoundError(f"{entity.value} {record_id} does not exist")
+        return StaleVersionError(
+            f"{entity.value} {record_id} is at version {current.version}, not {expected_version}",
+            expected=expected_version,
+            current=current.version,
+        )
 
 
 class DynamoSyncStateStore:
