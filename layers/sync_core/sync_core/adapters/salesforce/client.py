@@ -256,7 +256,7 @@ class SalesforceClient(SalesforceApi):
                     if failed.failure.retryable:
                         # Throttled, limit reached, server down or timed out: this call and the rest wait, unfailed.
                         reason, resume = self._deferral(failed.failure)
-                        waiting += [pair for later in calls[number : decision.granted] for c in later for pair in c]
+                        waiting += _records_of(calls[number : decision.granted])
                         break
                     # A request-level rejection (e.g. unknown field on the object) fails the call's records.
                     results.extend(RecordResult.failed(index, failed.failure) for chunk in chunks for index, _ in chunk)
@@ -273,9 +273,9 @@ class SalesforceClient(SalesforceApi):
                         waiting.extend(chunk)
                         stop = True
                 if stop:
-                    waiting += [pair for later in calls[number + 1 : decision.granted] for c in later for pair in c]
+                    waiting += _records_of(calls[number + 1 : decision.granted])
                     break
-        waiting += [pair for later in calls[decision.granted :] for chunk in later for pair in chunk]
+        waiting += _records_of(calls[decision.granted :])
         deferred = None
         if waiting and reason is not None and resume is not None:
             deferred = DeferredWork(
@@ -290,10 +290,7 @@ class SalesforceClient(SalesforceApi):
         """None of the items was sent because of `failure`: they wait if a later try may pass, else they fail."""
         if not failure.retryable:
             return WriteOutcome(results=[RecordResult.failed(index, failure) for index in range(len(items))])
-        reason, resume = self._deferral(failure)
-        return WriteOutcome(
-            deferred=DeferredWork(indexes=list(range(len(items))), items=items, reason=reason, resume_after=resume)
-        )
+        return _all_deferred(items, *self._deferral(failure))
 
     def _deferral(self, failure: SalesforceFailure) -> tuple[DeferralReason, datetime]:
         reason = deferral_reason_for(failure)
@@ -355,14 +352,7 @@ class SalesforceClient(SalesforceApi):
             return self._unsent([dict(record) for record in records], failed.failure)
         if not decision.fully_granted:
             assert decision.reason is not None and decision.resume_after is not None
-            return WriteOutcome(
-                deferred=DeferredWork(
-                    indexes=list(range(len(records))),
-                    items=[dict(record) for record in records],
-                    reason=decision.reason,
-                    resume_after=decision.resume_after,
-                )
-            )
+            return _all_deferred([dict(record) for record in records], decision.reason, decision.resume_after)
         columns = _columns(records)
         everyone = range(len(records))
         job_id: str | None = None
@@ -373,17 +363,7 @@ class SalesforceClient(SalesforceApi):
                 self._bulk_send("PATCH", f"ingest/{job_id}", json={"state": "UploadComplete"})
             except _CallFailed as failed:
                 # Nothing was committed for processing (a job left Open never runs): wait if a later try may pass.
-                if failed.failure.retryable:
-                    reason, resume = self._deferral(failed.failure)
-                    return WriteOutcome(
-                        deferred=DeferredWork(
-                            indexes=list(everyone),
-                            items=[dict(record) for record in records],
-                            reason=reason,
-                            resume_after=resume,
-                        )
-                    )
-                return WriteOutcome(results=[RecordResult.failed(index, failed.failure) for index in everyone])
+                return self._unsent([dict(record) for record in records], failed.failure)
             try:
                 job = self._wait_for_job("ingest", job_id)
                 if job is None:
@@ -688,3 +668,15 @@ def _to_csv(columns: list[str], records: Sequence[Mapping[str, Any]]) -> str:
 
 def _csv_rows(text: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text))) if text.strip() else []
+
+
+def _records_of(calls: list[list[list[tuple[int, Any]]]]) -> list[tuple[int, Any]]:
+    """The (index, item) pairs that some packed calls carry, in order."""
+    return [pair for chunks in calls for chunk in chunks for pair in chunk]
+
+
+def _all_deferred(items: list[Any], reason: DeferralReason, resume_after: datetime) -> WriteOutcome:
+    """A write none of whose items was sent: every one waits, none failed."""
+    return WriteOutcome(
+        deferred=DeferredWork(indexes=list(range(len(items))), items=items, reason=reason, resume_after=resume_after)
+    )
