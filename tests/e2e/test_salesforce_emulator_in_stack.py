@@ -5,7 +5,6 @@ the local event bus as a change event."""
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import boto3
@@ -13,18 +12,9 @@ import requests
 from defusedxml import ElementTree
 
 from tests.e2e.conftest import RunningLocalStack
+from tests.support.waiting import wait_until
 
 OUTBOUND_NS = "{http://soap.sforce.com/2005/09/outbound}"
-
-
-def wait_for(probe: Any, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = probe()
-        if found:
-            return found
-        time.sleep(0.2)
-    raise AssertionError("timed out")
 
 
 def salesforce_session(stack: RunningLocalStack) -> tuple[requests.Session, str]:
@@ -71,7 +61,7 @@ def test_a_change_in_salesforce_reaches_the_webhook_and_the_event_bus(local_stac
                     found.append((root, sobject))
         return found
 
-    root, sobject = wait_for(delivered)[0]
+    root, sobject = wait_until(delivered, timeout=30, interval=0.2, message="the outbound message")[0]
     fields = {child.tag.split("}")[1]: child.text for child in sobject}
     assert fields["Name"] == "Fjordline Freight AS"
     assert root.find(f".//{OUTBOUND_NS}OrganizationId") is not None
@@ -80,7 +70,7 @@ def test_a_change_in_salesforce_reaches_the_webhook_and_the_event_bus(local_stac
         events = requests.get(f"{local_stack.api_url}/__local/events", timeout=10).json()
         return [event for event in events if account_id in event["detail"]["payload"]["ChangeEventHeader"]["recordIds"]]
 
-    event = wait_for(change_events)[0]
+    event = wait_until(change_events, timeout=30, interval=0.2, message="the change event")[0]
     header = event["detail"]["payload"]["ChangeEventHeader"]
     assert event["detail-type"] == "AccountChangeEvent"
     assert header["changeType"] == "CREATE"

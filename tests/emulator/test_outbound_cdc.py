@@ -12,7 +12,8 @@ from defusedxml import ElementTree
 
 from local.sf_emulator import EmulatorConfig, OutboundMessageConfig, RunningEmulator, start_emulator
 from local.sf_emulator.cdc import schema_id
-from tests.emulator.conftest import API, session_for, wait_until
+from tests.emulator.conftest import API, session_for
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.emulator
 

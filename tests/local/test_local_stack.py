@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -15,6 +14,7 @@ import requests
 
 from local.stack import LocalStack, LocalStackConfig, free_port
 from tests.local import handlers
+from tests.support.waiting import wait_until
 
 API_ROUTES = {
     "ItemRoute": "GET /items/{id}",
@@ -136,16 +136,6 @@ TEMPLATE: dict[str, Any] = {
 }
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 20.0, message: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {message}")
-
-
 @pytest.fixture(scope="module")
 def stack() -> Iterator[LocalStack]:
     for calls in handlers.CALLS.values():
@@ -241,7 +231,7 @@ def test_sqs_partial_failures_are_retried_then_redriven_to_the_dlq(stack: LocalS
     def dead_letters() -> list[dict[str, Any]]:
         return sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
 
-    dead = wait_for(dead_letters, timeout=30, message="the failing message in the DLQ")
+    dead = wait_until(dead_letters, timeout=30, interval=0.1, message="the failing message in the DLQ")
     assert [json.loads(message["Body"]) for message in dead] == [{"n": 2, "fail": True}]
     bodies = [json.loads(record["body"]) for event in handlers.CALLS["sqs"] for record in event["Records"]]
     assert bodies.count({"n": 1}) == 1 and bodies.count({"n": 3}) == 1  # successes deleted, never redelivered
@@ -266,7 +256,7 @@ def test_stream_batches_retry_from_the_first_failed_record(stack: LocalStack) ->
             if "Records" in event
         ]
 
-    wait_for(lambda: len(batches()) >= 2, message="the stream batch and its retry")
+    wait_until(lambda: len(batches()) >= 2, timeout=20, interval=0.1, message="the stream batch and its retry")
     first, retry = batches()[:2]
     assert first == ["i1", "i2", "i3"]
     assert retry == ["i2", "i3"]
@@ -306,7 +296,12 @@ def test_eventbridge_rules_match_patterns_on_their_bus_and_retry_failures(stack:
     ]
     answer = requests.post(f"{stack.api_url}/__local/events", json={"Entries": entries}, timeout=5).json()
     assert answer["MatchedRules"] == 2
-    wait_for(lambda: len(handlers.FAILING_RULE_ATTEMPTS) == 3, message="three attempts of the failing event")
+    wait_until(
+        lambda: len(handlers.FAILING_RULE_ATTEMPTS) == 3,
+        timeout=20,
+        interval=0.1,
+        message="three attempts of the failing event",
+    )
     details = [event["detail"] for event in handlers.CALLS["rule"]]
     assert {"n": 1} in details and {"n": 2} not in details and {"n": 3} not in details
     assert len(set(handlers.FAILING_RULE_ATTEMPTS)) == 1  # the same event, retried twice
