@@ -123,6 +123,8 @@ class LocalStack:
     def __init__(self, config: LocalStackConfig, doc: Template | None = None) -> None:
         self.config = config
         self.doc = doc or load_template(config.template_path)
+        self.specs = function_specs(self.doc)  # read once; every step below works from it
+        self.routes = api_routes(self.doc)
         self.functions: dict[str, LocalFunction] = {}
         self.sources: list[EventSource] = []
         self.schedules: dict[str, ScheduleEventSource] = {}
@@ -240,7 +242,7 @@ class LocalStack:
     def _export_function_environment(self) -> None:
         """Every function runs in this one process, so the union of their environments is exported."""
         assert self.context is not None
-        for spec in function_specs(self.doc).values():
+        for spec in self.specs.values():
             for name, value in self.context.environment(spec.environment).items():
                 if self.environment.get(name, value) != value:
                     log.warning("%s differs between functions; %s gets %r", name, spec.logical_id, value)
@@ -255,17 +257,17 @@ class LocalStack:
         """Layers' code goes on sys.path as Lambda puts it on /opt/python; handlers import lazily."""
         assert self.context is not None
         layers = layer_paths(self.doc)
-        for spec in function_specs(self.doc).values():
+        for spec in self.specs.values():
             for layer in spec.layers:
                 path = str(layers[layer])
                 if path not in sys.path:
                     sys.path.insert(0, path)
-        for logical_id, spec in function_specs(self.doc).items():
+        for logical_id, spec in self.specs.items():
             self.functions[logical_id] = LocalFunction(spec, self.context.attribute(logical_id, "Arn"))
 
     def _start_gateway(self) -> None:
         gateway = LocalGateway(
-            api_routes(self.doc),
+            self.routes,
             self.functions,
             default_user=self.config.default_user,
             controls={
@@ -316,7 +318,7 @@ class LocalStack:
         assert self.context is not None
         sqs = session.client("sqs")
         streams = session.client("dynamodbstreams")
-        for logical_id, spec in function_specs(self.doc).items():
+        for logical_id, spec in self.specs.items():
             function = self.functions[logical_id]
             for event in spec.events:
                 props = event.properties
@@ -407,7 +409,7 @@ class LocalStack:
                 f"  Salesforce         {self.emulator.url}   (org {self.emulator.org_id}, CA {self.emulator.ca_path})"
             )
         lines.append("  Routes:")
-        lines += [f"    {route.method:6} {route.path:34} -> {route.function}" for route in api_routes(self.doc)]
+        lines += [f"    {route.method:6} {route.path:34} -> {route.function}" for route in self.routes]
         lines.append(f"    POST   {OUTBOUND_PATH:34} -> recorded (GET /__local/outbound) until a function serves it")
         lines.append("  Event sources:")
         lines += [f"    {source.name}" for source in self.sources] or ["    (none declared)"]
