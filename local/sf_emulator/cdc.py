@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
-from . import values
+from . import textdiff, values
 from .org import Org
 from .schema import ObjectDef
 from .store import Change
@@ -53,42 +53,75 @@ def _layout(obj: ObjectDef) -> list[tuple[str, list[tuple[str, str]]]]:
     return layout
 
 
-def build_payload(obj: ObjectDef, change: Change, commit_number: int, commit_ms: int) -> dict[str, Any]:
+def build_payload(
+    obj: ObjectDef,
+    change: Change,
+    commit_number: int,
+    commit_ms: int,
+    *,
+    include_unchanged: bool = False,
+    diff_large_text: bool = True,
+) -> dict[str, Any]:
+    """ChangeEventHeader plus the body Salesforce sends for the operation.
+
+    Change Data Capture Developer Guide, "Change Event Body Fields" (cdc_event_fields_body.htm) and Streaming API
+    Developer Guide, "Differences Between Change Events Received with Streaming API vs. Pub/Sub API": JSON
+    events leave out null and unchanged fields (UPDATE: the changed fields, those set to null as null, plus
+    LastModifiedDate; CREATE/UNDELETE: the non-empty fields; DELETE: none). `include_unchanged` sends every
+    field, null when unchanged or empty, as Pub/Sub API (Avro) clients receive them.
+    """
     record = change.after or change.before or {}
+    before = change.before or {}
+    kind = change.kind
     changed = set(change.changed_fields)
-    include_all = change.kind in ("CREATE", "UNDELETE")
     payload: dict[str, Any] = {}
     changed_names: list[str] = []
     nulled: list[str] = []
+    diffed: list[str] = []
+
+    def carried(field_name: str, value: Any) -> bool:
+        """Whether the body holds this field with its value (an UPDATE also carries fields set to null)."""
+        if kind == "UPDATE":
+            return field_name in changed
+        return kind in ("CREATE", "UNDELETE") and value is not None
+
     for key, parts in _layout(obj):
         if parts:
             group: dict[str, Any] = {}
-            any_set = False
             for part, field_name in parts:
                 value = record.get(field_name)
-                show = include_all or field_name in changed
-                group[part] = _value(value) if show and change.kind != "DELETE" else None
-                if show and change.kind != "DELETE" and value is not None:
-                    any_set = True
-                if change.kind == "UPDATE" and field_name in changed:
+                if kind == "UPDATE" and field_name in changed:
                     changed_names.append(f"{key}.{part}")
                     if value is None:
                         nulled.append(f"{key}.{part}")
-            payload[key] = (
-                group if any_set or (change.kind == "UPDATE" and any(f in changed for _, f in parts)) else None
-            )
+                if carried(field_name, value):
+                    group[part] = _value(value)
+                elif include_unchanged:
+                    group[part] = None
+            if include_unchanged:
+                any_carried = any(carried(f, record.get(f)) for _, f in parts)
+                payload[key] = group if any_carried else None
+            elif group:
+                payload[key] = group
             continue
         value = record.get(key)
-        show = (include_all or key in changed) and change.kind != "DELETE"
-        payload[key] = _value(value) if show else None
-        if change.kind == "UPDATE" and key in changed:
+        if kind == "UPDATE" and key in changed:
             changed_names.append(key)
             if value is None:
                 nulled.append(key)
+        if carried(key, value):
+            diff = None
+            if kind == "UPDATE" and diff_large_text and obj.fields[key.lower()].type == "textarea":
+                diff = textdiff.unified_diff(before.get(key), value)
+            if diff is not None:
+                diffed.append(key)
+            payload[key] = diff if diff is not None else _value(value)
+        elif include_unchanged:
+            payload[key] = None
     header = {
         "entityName": obj.name,
         "recordIds": [change.record_id],
-        "changeType": change.kind,
+        "changeType": kind,
         "changeOrigin": change.origin,
         "transactionKey": change.transaction_key,
         "sequenceNumber": change.sequence_number,
@@ -96,7 +129,7 @@ def build_payload(obj: ObjectDef, change: Change, commit_number: int, commit_ms:
         "commitNumber": commit_number,
         "commitUser": change.user_id,
         "nulledFields": nulled,
-        "diffFields": [],
+        "diffFields": diffed,
         "changedFields": changed_names,
     }
     return {"ChangeEventHeader": header, **payload}
@@ -145,7 +178,14 @@ class CdcRelay:
         events: list[dict[str, Any]] = []
         for change in wanted:
             obj = self.org.schemas[change.sobject.lower()]
-            payload = build_payload(obj, change, commit_number, commit_ms)
+            payload = build_payload(
+                obj,
+                change,
+                commit_number,
+                commit_ms,
+                include_unchanged=self.org.config.cdc_include_unchanged_fields,
+                diff_large_text=self.org.config.cdc_diff_large_text,
+            )
             merged = False
             for previous in events:
                 prev_header = previous["ChangeEventHeader"]

@@ -76,8 +76,18 @@ class EmulatorConfig:
     event_relay_channel_id: str = DEFAULT_RELAY_CHANNEL_ID
     aws_account_id: str = "123456789012"
     aws_region: str = "us-east-1"
-    # Whether changeOrigin carries `client=` for sObject Collections / Composite writes.
-    # UNVERIFIED in a real org (see research); set False to test that echo suppression copes.
-    cdc_client_in_collections: bool = True
+    # Whether changeOrigin carries `client=` for sObject Collections / Composite writes. Salesforce documents
+    # Sforce-Call-Options for rows, rows by external id, query and Bulk, not for Collections or Composite:
+    # so by default those writes are untagged; True tests the other possibility.
+    cdc_client_in_collections: bool = False
+    # Change event bodies. False: only what the event carries for the operation (UPDATE: changed fields, those
+    # set to null as null; CREATE/UNDELETE: non-empty fields; DELETE: none), as documented for JSON change
+    # events. True: every field, null when unchanged or empty, as documented for Pub/Sub API (Avro) clients.
+    cdc_include_unchanged_fields: bool = False
+    # UPDATE events carry a unified diff instead of a large text value (>= 1,000 characters) when Salesforce's
+    # conditions allow it, listed in diffFields. False sends whole values (a real org "might" send either).
+    cdc_diff_large_text: bool = True
+    # Changes made "in the UI" (user_change): Lightning Experience's changeOrigin.
+    ui_change_origin: str = "com/salesforce/api/soap/{version};client=SfdcInternalAPI/"
     bulk_processing_delay_seconds: float = 0.0
     picklist_overrides: dict[str, list[PicklistValue]] = field(default_factory=dict)

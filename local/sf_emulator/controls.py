@@ -43,6 +43,13 @@ def records(org: Org, sobject: str, include_deleted: bool = False) -> list[dict[
     return [{k: values.to_json(v) for k, v in r.items()} for r in org.store.scan(obj, include_deleted)]
 
 
+def ui_change_origin(org: Org) -> str:
+    """changeOrigin of a Lightning Experience edit, e.g. `com/salesforce/api/soap/64.0;client=SfdcInternalAPI/`
+    (Change Data Capture Developer Guide, "Example: Delivered Enriched Event Messages" and "Data Differences in
+    Event Fields": events of UI edits show this origin)."""
+    return org.config.ui_change_origin.format(version=org.config.latest_api_version)
+
+
 def user_change(org: Org, body: dict[str, Any]) -> dict[str, Any]:
     """A change made by someone in the Salesforce UI: fires outbound messages and change events."""
     obj = object_or_error(org, body["sobject"])
@@ -50,7 +57,7 @@ def user_change(org: Org, body: dict[str, Any]) -> dict[str, Any]:
     user_id = body.get("user_id") or org.config.admin_user_id
     fields = body.get("fields") or {}
     try:
-        with org.store.transaction(user_id, body.get("origin", "")) as txn:
+        with org.store.transaction(user_id, body.get("origin", ui_change_origin(org))) as txn:
             if operation == "create":
                 record_id = org.store.insert(txn, obj, fields)
             elif operation == "update":

@@ -147,11 +147,16 @@ class RunningEmulator:
         record_id: str | None = None,
         fields: dict[str, Any] | None = None,
         user_id: str | None = None,
+        origin: str | None = None,
     ) -> dict[str, Any]:
-        """A change made by a Salesforce user (not through the API): fires outbound messages and CDC."""
+        """A change made by a Salesforce user (not through the API): fires outbound messages and CDC.
+
+        Its changeOrigin is Lightning Experience's (`ui_change_origin`) unless `origin` says otherwise."""
         body: dict[str, Any] = {"op": op, "sobject": sobject, "id": record_id, "fields": fields or {}}
         if user_id:
             body["user_id"] = user_id
+        if origin is not None:
+            body["origin"] = origin
         return controls.user_change(self.org, body)
 
     # ---------------- auth, limits, faults, counters ----------------

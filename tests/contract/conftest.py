@@ -121,9 +121,11 @@ def transport(monkeypatch: pytest.MonkeyPatch) -> Transport:
 
 
 @pytest.fixture
-def emulator(key_pair: KeyPair) -> Iterator[Any]:
+def emulator(key_pair: KeyPair, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A fresh emulator; `@pytest.mark.parametrize("emulator", [{option: value}], indirect=True)` sets options."""
     from local.sf_emulator import EmulatorConfig, start_emulator
 
+    options: dict[str, Any] = getattr(request, "param", {})
     emu = start_emulator(
         EmulatorConfig(
             port=0,
@@ -135,6 +137,7 @@ def emulator(key_pair: KeyPair) -> Iterator[Any]:
             security_token=SECURITY_TOKEN,
             jwt_public_key_pem=key_pair.public_pem,
             default_query_batch_size=200,  # small pages, so paging is exercised with a few hundred rows
+            **options,
         )
     )
     try:

@@ -163,19 +163,3 @@ def test_composite_all_or_none_applies_to_collections(http, data_url, emu):
     assert rows[0]["errors"][0]["statusCode"] == "ALL_OR_NONE_OPERATION_ROLLED_BACK"
     assert results[1]["body"][0]["errorCode"] == "PROCESSING_HALTED"
     assert emu.records("Account") == []
-
-
-def test_collections_client_origin_can_be_switched_off():
-    events = []
-    config = EmulatorConfig(port=0, cdc_sink=events.append, cdc_client_in_collections=False)
-    with start_emulator(config) as emu:
-        http = session_for(emu, emu.issue_token())
-        http.headers["Sforce-Call-Options"] = "client=hub-sync"
-        base = f"{emu.url}/services/data/{API}"
-        http.post(f"{base}/composite/sobjects", json={"records": [{"attributes": {"type": "Account"}, "Name": "a"}]})
-        http.post(f"{base}/sobjects/Account", json={"Name": "b"})
-        deadline = time.monotonic() + 5
-        while len(events) < 2 and time.monotonic() < deadline:
-            time.sleep(0.01)
-        origins = [e["detail"]["payload"]["ChangeEventHeader"]["changeOrigin"] for e in events]
-        assert origins == ["com/salesforce/api/rest/60.0", "com/salesforce/api/rest/60.0;client=hub-sync"]
