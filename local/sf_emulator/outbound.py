@@ -1,4 +1,5 @@
-"""Outbound Messaging: SOAP `notifications` to configured endpoints, batched (≤100), retried with back-off."""
+"""Outbound Messaging: SOAP `notifications` to configured endpoints, batched (≤100), retried with back-off until a
+SOAP `notificationsResponse` acknowledges them."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from .store import Change
 
 MAX_NOTIFICATIONS = 100
 OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
+SOAP_ENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 
 
 @dataclass
@@ -105,15 +107,33 @@ def soap_envelope(
     return "\n".join(lines)
 
 
-def parse_ack(body: bytes) -> bool:
+def ack_failure(body: bytes) -> str | None:
+    """Why an HTTP 200 answer is not an acknowledgement, or None when it is one.
+
+    Salesforce accepts only the SOAP 1.1 `notificationsResponse` of the outbound-message WSDL (namespace
+    http://soap.sforce.com/2005/09/outbound, element form qualified) whose `Ack` (xsd:boolean) is true;
+    anything else is a failed delivery it retries (API guide, "Outbound Messaging WSDL" /
+    sforce_api_om_outboundmessaging_wsdl; research/salesforce-facts.md §a).
+    """
+    text = body.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if not text:
+        return "org.xml.sax.SAXParseException: Premature end of file."
+    if not text.startswith(b"<"):
+        return "org.xml.sax.SAXParseException: Content is not allowed in prolog."
     try:
         root = ElementTree.fromstring(body)
-    except Exception:  # any parse failure is a nack, as Salesforce records it
-        return False
-    for element in root.iter():
-        if str(element.tag).rsplit("}", 1)[-1] == "Ack":
-            return (element.text or "").strip().lower() == "true"
-    return False
+    except Exception as exc:  # any parse failure is a failed delivery, as Salesforce records it
+        return f"org.xml.sax.SAXParseException: {exc}"
+    soap_body = root.find(f"{{{SOAP_ENV_NS}}}Body") if root.tag == f"{{{SOAP_ENV_NS}}}Envelope" else None
+    if soap_body is None:
+        return "response is not a SOAP 1.1 envelope"
+    response = soap_body.find(f"{{{OUTBOUND_NS}}}notificationsResponse")
+    ack = response.find(f"{{{OUTBOUND_NS}}}Ack") if response is not None else None
+    if ack is None:
+        return f"SOAP response has no {{{OUTBOUND_NS}}}notificationsResponse/Ack"
+    if (ack.text or "").strip() not in ("true", "1"):  # xsd:boolean's lexical forms of true
+        return "SOAP response was a nack"
+    return None
 
 
 class OutboundSender:
@@ -206,12 +226,21 @@ class OutboundSender:
                     }
                 )
             for index in range(len(self.configs)):
-                due = sorted(
-                    (n for n in self.state.pending if n.config_index == index and not n.in_flight and n.next_at <= now),
-                    key=lambda n: n.next_at,
-                )
-                for start in range(0, len(due), MAX_NOTIFICATIONS):
-                    chunk = due[start : start + MAX_NOTIFICATIONS]
+                # One message = one outbound message definition (one ActionId, one object), so one endpoint.
+                waiting = [n for n in self.state.pending if n.config_index == index and not n.in_flight]
+                due = sorted((n for n in waiting if n.next_at <= now), key=lambda n: n.next_at)
+                if not due:
+                    continue
+                # Salesforce puts separate changes into one message (up to 100), notably a backlog once the
+                # endpoint is back: a retry fills its last message with the other queued notifications of the
+                # definition, oldest first, whose own retry time has not come yet. (Only retries do: fresh
+                # changes do not drag a failing backlog along at every new change.)
+                queue = due
+                if any(n.attempts for n in due):
+                    later = sorted((n for n in waiting if n.next_at > now), key=lambda n: n.queued_at)
+                    queue = due + later[: -len(due) % MAX_NOTIFICATIONS]
+                for start in range(0, len(queue), MAX_NOTIFICATIONS):
+                    chunk = queue[start : start + MAX_NOTIFICATIONS]
                     for n in chunk:
                         n.in_flight = True
                     batches.append(chunk)
@@ -280,9 +309,9 @@ class OutboundSender:
             raw = b""
             delivery.error = f"{type(exc).__name__}: {exc}"
         delivery.response = raw.decode("utf-8", "replace")[:4000]
-        delivery.ack = delivery.status == 200 and parse_ack(raw)
-        if delivery.status == 200 and not delivery.ack and delivery.error is None:
-            delivery.error = "SOAP response was a nack"
+        if delivery.status == 200:
+            delivery.error = ack_failure(raw)
+            delivery.ack = delivery.error is None
         with self.lock:
             self.state.deliveries.append(delivery)
             for n in live:

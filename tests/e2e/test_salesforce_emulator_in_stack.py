@@ -66,6 +66,13 @@ def test_a_change_in_salesforce_reaches_the_webhook_and_the_event_bus(local_stac
     assert fields["Name"] == "Fjordline Freight AS"
     assert root.find(f".//{OUTBOUND_NS}OrganizationId") is not None
 
+    def acknowledged() -> bool:
+        """Salesforce retries anything but a SOAP notificationsResponse with Ack true: the stack's answer is one."""
+        deliveries = session.get(f"{instance_url}/__emulator/outbound", timeout=10).json()["deliveries"]
+        return any(account_id in d["record_ids"] and d["ack"] for d in deliveries)
+
+    wait_until(acknowledged, timeout=30, interval=0.2, message="the webhook's acknowledgement")
+
     def change_events() -> list[dict[str, Any]]:
         events = requests.get(f"{local_stack.api_url}/__local/events", timeout=10).json()
         return [event for event in events if account_id in event["detail"]["payload"]["ChangeEventHeader"]["recordIds"]]

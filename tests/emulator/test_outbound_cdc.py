@@ -12,6 +12,7 @@ from defusedxml import ElementTree
 
 from local.sf_emulator import EmulatorConfig, OutboundMessageConfig, RunningEmulator, start_emulator
 from local.sf_emulator.cdc import schema_id
+from local.sf_emulator.outbound import ack_failure
 from tests.emulator.conftest import API, session_for
 from tests.support.waiting import wait_until
 
@@ -36,6 +37,7 @@ class Receiver:
         self.script: list[tuple[int, bytes]] = []
         self.bodies: list[bytes] = []
         self.headers: list[Any] = []
+        self.down = False  # answers 503 while true (the endpoint is down)
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -43,7 +45,10 @@ class Receiver:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 receiver.bodies.append(body)
                 receiver.headers.append(self.headers)
-                status, answer = receiver.script.pop(0) if receiver.script else (200, ACK)
+                if receiver.down:
+                    status, answer = 503, b"Service Unavailable"
+                else:
+                    status, answer = receiver.script.pop(0) if receiver.script else (200, ACK)
                 self.send_response(status)
                 self.send_header("Content-Type", "text/xml; charset=utf-8")
                 self.end_headers()
@@ -94,6 +99,7 @@ def om_emu(receiver: Receiver, relay_events: list[dict[str, Any]]) -> Iterator[R
 def om(om_emu: RunningEmulator, receiver: Receiver, relay_events: list[dict[str, Any]]) -> RunningEmulator:
     om_emu.reset()
     receiver.script.clear()
+    receiver.down = False
     receiver.bodies.clear()
     relay_events.clear()
     return om_emu
@@ -195,7 +201,8 @@ def test_cdc_create_update_delete_undelete(om, relay_events):
     assert isinstance(header["commitTimestamp"], int) and isinstance(header["commitNumber"], int)
     assert header["sequenceNumber"] == 1 and header["changedFields"] == []
     payload = create["detail"]["payload"]
-    assert payload["Name"] == {"Salutation": None, "FirstName": "Ada", "LastName": "Lovelace"}
+    assert payload["Name"] == {"FirstName": "Ada", "LastName": "Lovelace"}  # empty Salutation left out
+    assert "Phone" not in payload and "Description" not in payload  # CREATE: non-empty fields only
     assert payload["MailingAddress"]["City"] == "London"
     assert isinstance(payload["CreatedDate"], int)
     for event in events:
@@ -206,15 +213,17 @@ def test_cdc_create_update_delete_undelete(om, relay_events):
     assert update_header["changeType"] == "UPDATE"
     assert set(update_header["changedFields"]) == {"Name.LastName", "MailingAddress.City", "LastModifiedDate"}
     assert update_header["nulledFields"] == ["MailingAddress.City"]
-    assert update["detail"]["payload"]["Name"]["LastName"] == "King"
-    assert update["detail"]["payload"]["Name"]["FirstName"] is None  # unchanged fields are null
+    # UPDATE: the changed fields only (set to null: present with null), unchanged ones absent
+    assert update["detail"]["payload"]["Name"] == {"LastName": "King"}
+    assert update["detail"]["payload"]["MailingAddress"] == {"City": None}
+    assert set(update["detail"]["payload"]) == {"ChangeEventHeader", "Name", "MailingAddress", "LastModifiedDate"}
     assert update_header["transactionKey"] != header["transactionKey"]
 
     assert delete["detail"]["payload"]["ChangeEventHeader"]["changeType"] == "DELETE"
-    assert delete["detail"]["payload"]["Name"] is None
+    assert set(delete["detail"]["payload"]) == {"ChangeEventHeader"}  # DELETE: no fields
     undelete_header = undelete["detail"]["payload"]["ChangeEventHeader"]
     assert undelete_header["changeType"] == "UNDELETE"
-    assert undelete_header["changeOrigin"] == ""  # a user in the UI, not the API
+    assert undelete_header["changeOrigin"] == "com/salesforce/api/soap/64.0;client=SfdcInternalAPI/"  # the UI
     assert undelete_header["commitUser"] == "005000000000002AAA"
     assert undelete["detail"]["payload"]["Name"]["LastName"] == "King"
 
@@ -248,3 +257,90 @@ def test_outbound_control_endpoint(om, receiver):
     snapshot = session_for(om).get(f"{om.url}/__emulator/outbound").json()
     assert snapshot["deliveries"][0]["ack"] is True
     assert snapshot["pending"] == []
+
+
+# ------------------------------------------------------------------ acknowledgement (issue 14, point 6)
+# Salesforce's outbound-message WSDL (API guide, "Outbound Messaging WSDL",
+# developer.salesforce.com/docs/platform/api/guide/sforce-api-om-outboundmessaging-wsdl.html): the listener
+# answers the SOAP `notificationsResponse` (namespace http://soap.sforce.com/2005/09/outbound) with `Ack` true;
+# anything else is a failed delivery that Salesforce retries (research/salesforce-facts.md §a).
+
+PREFIXED_ACK = (
+    b'<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>'
+    b'<out:notificationsResponse xmlns:out="http://soap.sforce.com/2005/09/outbound"><out:Ack>1</out:Ack>'
+    b"</out:notificationsResponse></soapenv:Body></soapenv:Envelope>"
+)
+NOT_ACKS = {
+    "plain text": b"Ack true",
+    "a bare Ack element": b"<Ack>true</Ack>",
+    "HTML": b"<html><body><p>OK</p><Ack>true</Ack></body></html>",
+    "another element": ACK.replace(b"notificationsResponse", b"notificationsResult"),
+    "another namespace": ACK.replace(b"http://soap.sforce.com/2005/09/outbound", b"urn:example"),
+    "Ack outside the namespace": ACK.replace(b"<Ack>true</Ack>", b'<Ack xmlns="">true</Ack>'),
+    "no SOAP envelope": ACK.replace(b"http://schemas.xmlsoap.org/soap/envelope/", b"urn:not-soap"),
+    "Ack false": NACK,
+    "empty": b"",
+}
+
+
+@pytest.mark.parametrize("body", list(NOT_ACKS.values()), ids=list(NOT_ACKS))
+def test_only_a_notifications_response_with_ack_true_acknowledges(body):
+    assert ack_failure(body) is not None
+    assert ack_failure(ACK) is None and ack_failure(PREFIXED_ACK) is None  # any prefix, xsd:boolean "1"
+
+
+def test_a_200_without_a_proper_ack_is_retried(om, receiver):
+    receiver.script.extend([(200, NOT_ACKS["HTML"]), (200, NOT_ACKS["another element"]), (200, NOT_ACKS["plain text"])])
+    om.user_change("create", "Account", fields={"Name": "Strict Ack AS"})
+    deliveries = wait_until(lambda: [d for d in om.outbound_deliveries() if d["ack"]] and om.outbound_deliveries())
+    assert [(d["status"], d["ack"]) for d in deliveries] == [(200, False), (200, False), (200, False), (200, True)]
+    assert deliveries[1]["error"].startswith("SOAP response has no")
+    assert deliveries[2]["error"] == "org.xml.sax.SAXParseException: Content is not allowed in prolog."
+    assert len({tuple(d["notification_ids"]) for d in deliveries}) == 1  # the same notification each time
+
+
+def test_the_local_stack_recorder_answers_a_valid_ack():
+    from local.stack import OUTBOUND_ACK
+
+    assert ack_failure(OUTBOUND_ACK.encode()) is None
+
+
+# ------------------------------------------------------------------ batching (issue 14, point 7)
+# SOAP API guide, "Outbound Messaging" / "Understanding Notifications"
+# (developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_om_outboundmessaging_notifications.htm):
+# "A single SOAP message can include up to 100 notifications"; separate changes may share a message, and a
+# message belongs to one outbound message definition (one ActionId, one object).
+
+
+def test_a_backlog_is_delivered_in_few_messages_of_up_to_100_per_definition(receiver):
+    definitions = [
+        OutboundMessageConfig(sobject="Account", fields=["Id", "Name"], endpoint_url=receiver.url),
+        OutboundMessageConfig(
+            sobject="Contact", fields=["Id", "LastName"], endpoint_url=receiver.url, action_id="04k000000000002AAA"
+        ),
+    ]
+    config = EmulatorConfig(
+        port=0, outbound_messages=definitions, outbound_retry_initial_seconds=0.02, outbound_retry_max_seconds=0.1
+    )
+    receiver.down = True
+    try:
+        with start_emulator(config) as emu:
+            for n in range(130):  # separate changes, each its own transaction, while the endpoint is down
+                emu.user_change("create", "Account", fields={"Name": f"Backlog {n}"})
+            for n in range(120):
+                emu.user_change("create", "Contact", fields={"LastName": f"Backlog {n}"})
+            # every notification has failed at least once: the backlog is queued for retry
+            wait_until(lambda: all(n["attempts"] and not n["in_flight"] for n in emu.outbound_pending()))
+            receiver.down = False
+            wait_until(lambda: not emu.outbound_pending(), timeout=15, message="the backlog delivered")
+            acked = [d for d in emu.outbound_deliveries() if d["ack"]]
+    finally:
+        receiver.down = False
+    by_action: dict[str, list[int]] = {}
+    for delivery in acked:
+        by_action.setdefault(delivery["action_id"], []).append(len(delivery["notification_ids"]))
+        sobjects = ElementTree.fromstring(delivery["body"]).iter(f"{{{OM_NS}}}sObject")
+        assert len({note.get(f"{{{XSI_NS}}}type") for note in sobjects}) == 1  # one message, one definition
+    assert sorted(by_action["04k000000000001AAA"]) == [30, 100]
+    assert sorted(by_action["04k000000000002AAA"]) == [20, 100]
+    assert sum(len(set(d["record_ids"])) for d in acked) == 250
