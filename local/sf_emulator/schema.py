@@ -17,20 +17,12 @@ def _values(*names: str, default: str | None = None, closed: tuple[str, ...] = (
     return [PicklistValue(n, default=n == default, closed=n in closed) for n in names]
 
 
-# Picklist values by "Object.Field". Case Status includes the hub's own statuses (Open, Pending Customer,
-# Released); `closed` drives Case.IsClosed. Restricted picklists reject other values.
+# Picklist values by "Object.Field", as in a new org (research/salesforce-facts.md §e: CaseStatus New (default),
+# Working, Escalated, Closed (closed); Priority High, Medium (default), Low; Origin Phone, Email, Web). Other
+# values are an administrator's change: `EmulatorConfig.picklist_overrides`. `closed` drives Case.IsClosed.
+# Restricted picklists reject other values.
 PICKLISTS: dict[str, list[PicklistValue]] = {
-    "Case.Status": _values(
-        "New",
-        "Working",
-        "Escalated",
-        "Open",
-        "Pending Customer",
-        "Closed",
-        "Released",
-        default="New",
-        closed=("Closed", "Released"),
-    ),
+    "Case.Status": _values("New", "Working", "Escalated", "Closed", default="New", closed=("Closed",)),
     "Case.Reason": _values(
         "Installation",
         "Equipment Complexity",
@@ -40,7 +32,7 @@ PICKLISTS: dict[str, list[PicklistValue]] = {
         "Feedback",
         "Other",
     ),
-    "Case.Priority": _values("Low", "Medium", "High", default="Medium"),
+    "Case.Priority": _values("High", "Medium", "Low", default="Medium"),
     "Case.Origin": _values("Phone", "Email", "Web"),
     "Case.Type": _values("Mechanical", "Electrical", "Electronic", "Structural", "Other"),
     "Account.Type": _values(

@@ -6,7 +6,9 @@ import re
 
 import pytest
 
+from local.sf_emulator import EmulatorConfig, PicklistValue, start_emulator
 from local.sf_emulator.ids import checksum_suffix, is_valid_id
+from tests.emulator.conftest import API, session_for
 
 pytestmark = pytest.mark.emulator
 
@@ -281,11 +283,40 @@ def test_case_read_only_fields_and_derived_is_closed(http, data_url):
     case = http.get(f"{data_url}/sobjects/Case/{case_id}").json()
     assert (case["Status"], case["Priority"], case["IsClosed"], case["ClosedDate"]) == ("New", "Medium", False, None)
     assert case["CaseNumber"] == "00001001"
-    for status, closed in (("Pending Customer", False), ("Closed", True), ("Released", True), ("Open", False)):
+    for status, closed in (("Working", False), ("Closed", True), ("Escalated", False)):
         assert http.patch(f"{data_url}/sobjects/Case/{case_id}", json={"Status": status}).status_code == 204
         case = http.get(f"{data_url}/sobjects/Case/{case_id}").json()
         assert case["IsClosed"] is closed
         assert (case["ClosedDate"] is not None) is closed
+
+
+@pytest.mark.parametrize("status", ["Open", "Pending Customer", "Released"])
+def test_a_default_org_rejects_the_hubs_own_case_statuses(http, data_url, status):
+    """Case Status is restricted to the org's values: a default org has New, Working, Escalated and Closed."""
+    answer = http.post(f"{data_url}/sobjects/Case", json={"Subject": "s", "Status": status})
+    assert answer.status_code == 400
+    assert answer.json()[0]["errorCode"] == "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST"
+    assert answer.json()[0]["fields"] == ["Status"]
+
+
+def test_an_administrator_adds_case_statuses_through_the_config():
+    statuses = [
+        PicklistValue("New", default=True),
+        PicklistValue("Working"),
+        PicklistValue("Waiting on Customer"),
+        PicklistValue("Closed", closed=True),
+        PicklistValue("Closed - Billed", closed=True),
+    ]
+    with start_emulator(EmulatorConfig(port=0, picklist_overrides={"Case.Status": statuses})) as emu:
+        http = session_for(emu, emu.issue_token())
+        base = f"{emu.url}/services/data/{API}"
+        case_id = http.post(f"{base}/sobjects/Case", json={"Subject": "s", "Status": "Waiting on Customer"}).json()[
+            "id"
+        ]
+        assert http.patch(f"{base}/sobjects/Case/{case_id}", json={"Status": "Closed - Billed"}).status_code == 204
+        case = http.get(f"{base}/sobjects/Case/{case_id}").json()
+        assert case["IsClosed"] is True
+        assert http.patch(f"{base}/sobjects/Case/{case_id}", json={"Status": "Escalated"}).status_code == 400
 
 
 def test_duplicate_external_id(http, data_url):
@@ -342,10 +373,16 @@ def test_describe_global_and_object(http, data_url):
     assert fields["Hub_Id__c"]["externalId"] is True and fields["Hub_Id__c"]["unique"] is True
     assert fields["IsClosed"]["createable"] is False and fields["IsClosed"]["updateable"] is False
     assert fields["ClosedDate"]["updateable"] is False
-    statuses = [p["value"] for p in fields["Status"]["picklistValues"]]
-    assert statuses[:4] == ["New", "Working", "Escalated", "Open"] and "Released" in statuses
+    # A default org's values (research/salesforce-facts.md §e); others are an administrator's change
+    statuses = [(p["value"], p["defaultValue"]) for p in fields["Status"]["picklistValues"]]
+    assert statuses == [("New", True), ("Working", False), ("Escalated", False), ("Closed", False)]
     assert fields["Status"]["restrictedPicklist"] is True
-    assert [p["value"] for p in fields["Priority"]["picklistValues"]] == ["Low", "Medium", "High"]
+    priorities = [(p["value"], p["defaultValue"]) for p in fields["Priority"]["picklistValues"]]
+    assert priorities == [("High", False), ("Medium", True), ("Low", False)]
+    assert [p["value"] for p in fields["Origin"]["picklistValues"]] == ["Phone", "Email", "Web"]
+    reasons = [p["value"] for p in fields["Reason"]["picklistValues"]]
+    defaults = ["Installation", "Equipment Complexity", "Performance", "Breakdown", "Equipment Design", "Feedback"]
+    assert reasons == [*defaults, "Other"]
 
 
 def test_limits_resource_and_header(http, data_url):
