@@ -6,16 +6,12 @@ from functools import cache
 from http import HTTPStatus
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Query
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseHeader
-from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field
 
-from sync_core.adapters.factories import build_cases_service
-from sync_core.adapters.idempotency import run_idempotently
+from sync_core.adapters.factories import CASES_SERVICE_SETTINGS, build_cases_service
 from sync_core.config import get_settings
 from sync_core.domain.cases import (
     Activity,
@@ -39,85 +35,41 @@ from sync_core.domain.cases import (
 )
 from sync_core.domain.records import Page
 from sync_core.errors import ValidationFailedError
-from sync_core.http.errors import error_response, register_error_handlers
-from sync_core.http.requests import caller_identity, etag, expected_version
-from sync_core.observability import logger, metrics, tracer
+from sync_core.http.errors import ErrorBody
+from sync_core.http.identity import Caller
+from sync_core.http.openapi import answers
+from sync_core.http.params import Cursor, IdempotencyKey, IfMatch, Limit
+from sync_core.http.preconditions import etag
+from sync_core.http.resolver import HubResolver, api_handler
+from sync_core.http.writes import run_write
+from sync_core.observability import metrics
 from sync_core.services.cases import CasesService
 
-app = APIGatewayHttpResolver(enable_validation=True)
-register_error_handlers(app)
-
+REQUIRED_SETTINGS = (*CASES_SERVICE_SETTINGS, "IDEMPOTENCY_TABLE")
 CASES = ["Cases"]
 SETTINGS = ["Case settings"]
-Limit = Annotated[int, Query(ge=1, le=100, description="Page size")]
-Cursor = Annotated[str | None, Query(description="next_cursor of the previous page")]
-IdempotencyKey = Annotated[
-    str | None,
-    Header(alias="idempotency-key", description="Makes a retried call safe: the same key returns the first answer"),
-]
-IfMatch = Annotated[
-    str | None, Header(alias="if-match", description='The case\'s ETag, e.g. "3": refused with 412 if it moved on')
-]
 
 
-class FieldError(BaseModel):
-    field: str
-    reason: str
+class CaseErrorBody(ErrorBody):
+    """The hub's error body, with what the case workflow adds to its refusals."""
 
-
-class ErrorBody(BaseModel):
-    """The body of every refusal (sync_core.http.errors)."""
-
-    message: str
-    status: int = Field(description="The HTTP status")
-    field: str | None = Field(default=None, description="The field a rule refused")
-    errors: list[FieldError] | None = Field(default=None, description="One entry per refused field")
     workflow_status: CaseStatus | None = Field(
         default=None, description="409: the case's status; 422 for a reason: the status the action leads to"
     )
     allowed_actions: list[CaseAction] | None = Field(default=None, description="409: the actions allowed now")
     reason: CaseReason | None = Field(default=None, description="422: the reason refused")
     allowed_reasons: list[CaseReason] | None = Field(default=None, description="422: the reasons allowed")
-    expected: int | None = Field(default=None, description="412/409 stale version: the version sent")
-    current: int | None = Field(default=None, description="412/409 stale version: the case's version now")
 
 
-_ERRORS: dict[HTTPStatus, str] = {
-    HTTPStatus.NOT_FOUND: "The case (or the record or setting the path names) does not exist",
-    HTTPStatus.CONFLICT: "An action the case's status does not allow (workflow_status, allowed_actions); a write "
-    "that lost a race without If-Match (expected, current); or a call with this Idempotency-Key still running",
-    HTTPStatus.PRECONDITION_FAILED: "If-Match names a version that is no longer current (expected, current)",
-    HTTPStatus.UNPROCESSABLE_ENTITY: "A rule of the form or a malformed request (errors); a reason the target "
-    "status does not allow (workflow_status, allowed_reasons)",
-}
+app = HubResolver(error_model=CaseErrorBody)
+
+
 WRITE_ERRORS = (
     HTTPStatus.NOT_FOUND,
     HTTPStatus.CONFLICT,
     HTTPStatus.PRECONDITION_FAILED,
     HTTPStatus.UNPROCESSABLE_ENTITY,
 )
-_ETAG_HEADER: dict[str, OpenAPIResponseHeader] = {
-    "ETag": {"description": 'The case\'s version, e.g. "3" (send it back in If-Match)', "schema": {"type": "string"}}
-}
-
-
-def answers(
-    success: HTTPStatus, description: str, *errors: HTTPStatus, etag_header: bool = False
-) -> dict[int, OpenAPIResponse]:
-    """The route's answers for the OpenAPI document: its success (schema from the return type) and refusals."""
-    ok: OpenAPIResponse = {"description": description}
-    if success is HTTPStatus.NO_CONTENT:
-        ok["content"] = {}
-    if etag_header:
-        ok["headers"] = _ETAG_HEADER
-    documented: dict[int, OpenAPIResponse] = {success.value: ok}
-    # Any request can fail validation (path, query, headers, body): 422 is always documented, in the hub's shape.
-    for status in sorted({*errors, HTTPStatus.UNPROCESSABLE_ENTITY}):
-        documented[status.value] = {
-            "description": _ERRORS[status],
-            "content": {content_types.APPLICATION_JSON: {"model": ErrorBody}},
-        }
-    return documented
 
 
 @cache
@@ -125,12 +77,8 @@ def _service() -> CasesService:
     return build_cases_service(get_settings())
 
 
-def _caller() -> str:
-    return caller_identity(app.current_event.raw_event)
-
-
 def _version() -> int | None:
-    return expected_version(app.current_event.headers)
+    return app.expected_version()
 
 
 def _with_etag[M: BaseModel](body: M, version: int, status: HTTPStatus = HTTPStatus.OK) -> Response[M]:
@@ -148,21 +96,14 @@ def _case_response(record: CaseRecord, status: HTTPStatus = HTTPStatus.OK) -> Re
 
 def _once(scope: str, payload: Any, write: Callable[[str], CaseRecord], key: str | None) -> CaseRecord:
     """Run a case write once per Idempotency-Key; a replay answers with the first call's case."""
-    caller = _caller()
 
-    def run() -> dict[str, Any]:
-        record = write(caller)
+    def run(caller: Caller) -> dict[str, Any]:
+        record = write(caller.id)
         metrics.add_metric(name="CaseWritten", unit=MetricUnit.Count, value=1)
         return record.model_dump(mode="json")
 
-    stored = run_idempotently(
-        run,
-        idempotency_key=key,
-        scope=scope,
-        caller=caller,
-        request_payload={"body": payload, "if_match": app.current_event.headers.get("if-match")},
-        context=app.lambda_context,
-    )
+    payload = {"body": payload, "if_match": app.current_event.headers.get("if-match")}
+    stored = run_write(app, run, scope=scope, idempotency_key=key, payload=payload)
     return CaseRecord.model_validate(stored)
 
 
@@ -501,13 +442,4 @@ def put_assignment_rules(body: Annotated[AssignmentRules, Body()]) -> Assignment
     return _service().put_assignment_rules(body)
 
 
-@app.not_found
-def unknown_route(_: Exception) -> Response[Any]:
-    return error_response(HTTPStatus.NOT_FOUND, f"no route {app.current_event.http_method} {app.current_event.path}")
-
-
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-@tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics(capture_cold_start_metric=True)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+lambda_handler = api_handler(app, required_settings=REQUIRED_SETTINGS)

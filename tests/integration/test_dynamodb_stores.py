@@ -1,21 +1,23 @@
-"""Sync config and error log adapters against moto tables created from template.yaml."""
+"""Sync config, error log and sequence adapters against moto tables created from template.yaml."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
 from sync_core.adapters.aws import dynamodb_client
 from sync_core.adapters.dynamodb.config import DynamoSyncConfigStore
 from sync_core.adapters.dynamodb.error_log import DynamoErrorLog
-from sync_core.adapters.dynamodb.records import DynamoSequenceStore
+from sync_core.adapters.dynamodb.records import DynamoRecordStore, DynamoSequenceStore
 from sync_core.domain.entities import EntityName
 from sync_core.domain.error_log import ErrorDirection, ErrorStatus, resolved
 from sync_core.domain.sync_config import EntitySyncConfig, ProcessStatus, Schedule, ScheduleKind
 from sync_core.domain.sync_state import SyncOperation
+from sync_core.errors import ContendedError
 from tests.support.aws_stack import hub_aws_environment
 
 NOW = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
@@ -112,7 +114,59 @@ def test_resolving_sets_a_ttl_and_a_new_failure_reopens(tables: dict[str, str]) 
     assert (reopened.status, reopened.expires_at, reopened.attempts) == (ErrorStatus.OPEN, None, 2)
 
 
-def test_sequences_never_repeat(tables: dict[str, str]) -> None:
+def _account(number: int) -> tuple[Any, Any]:
+    from sync_core.domain.entities import format_record_id
+    from sync_core.domain.records import HubRecord
+    from sync_core.domain.sync_state import SyncOperation, state_after_local_write
+
+    record_id = format_record_id(EntityName.ACCOUNT, number)
+    record = HubRecord(
+        entity=EntityName.ACCOUNT,
+        id=record_id,
+        version=1,
+        fields={"name": "Acme"},
+        created_at=NOW,
+        updated_at=NOW,
+        updated_by="alice",
+    )
+    state = state_after_local_write(
+        None, entity=EntityName.ACCOUNT, record_id=record_id, operation=SyncOperation.INSERT, record_version=1, now=NOW
+    )
+    return record, state
+
+
+def _stores() -> tuple[DynamoRecordStore, DynamoSequenceStore]:
     sequences = DynamoSequenceStore(dynamodb_client(), sync_config_table=os.environ["SYNC_CONFIG_TABLE"])
-    assert [sequences.next_value("case") for _ in range(3)] == [1, 2, 3]
-    assert sequences.next_value("other") == 1
+    records = DynamoRecordStore(
+        dynamodb_client(),
+        records_table=os.environ["RECORDS_TABLE"],
+        sync_state_table=os.environ["SYNC_STATE_TABLE"],
+        sequences=sequences,
+    )
+    return records, sequences
+
+
+def test_a_number_is_used_up_only_by_the_create_it_numbers(tables: dict[str, str]) -> None:
+    records, sequences = _stores()
+    name = f"record#{EntityName.ACCOUNT.value}"
+    assert sequences.next_value(name) == 1
+    assert sequences.next_value(name) == 1  # offered again: nothing used it
+    records.create(*_account(1))
+    assert sequences.next_value(name) == 2
+    assert sequences.next_value("record#Other") == 1
+
+
+def test_two_creates_offered_the_same_number_cannot_both_have_it(tables: dict[str, str]) -> None:
+    first_records, first_sequences = _stores()
+    second_records, second_sequences = _stores()
+    name = f"record#{EntityName.ACCOUNT.value}"
+    assert first_sequences.next_value(name) == second_sequences.next_value(name) == 1
+    first_records.create(*_account(1))
+    with pytest.raises(ContendedError):
+        second_records.create(*_account(1))
+    assert second_sequences.next_value(name) == 2
+    second_records.create(*_account(2))
+    assert [record.id for record in first_records.list(EntityName.ACCOUNT, limit=10, cursor=None).items] == [
+        "ACC-000001",
+        "ACC-000002",
+    ]

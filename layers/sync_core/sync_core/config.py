@@ -1,25 +1,37 @@
-"""Settings: the only reader of os.environ, validated once per process."""
+"""Settings: the only reader of os.environ, validated once per process.
+
+Each function declares the variables it cannot run without (`require_settings` at its first call); a missing
+one is a ConfigurationError naming it, instead of an AWS error about an empty table name on the first write.
+Variables with a sensible default (region, budgets, thresholds) are optional; resource names are not and have
+no default.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from functools import cache
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+
+class ConfigurationError(RuntimeError):
+    """The function's environment lacks a setting it needs, or has one that is malformed."""
 
 
 class Settings(BaseModel):
-    """Everything a function needs from its environment; names match template.yaml's variables."""
+    """Everything a function may read from its environment; names match template.yaml's variables."""
 
     stage: str = Field(default="dev", alias="STAGE")
-    records_table: str = Field(default="", alias="RECORDS_TABLE")
-    sync_state_table: str = Field(default="", alias="SYNC_STATE_TABLE")
-    sync_config_table: str = Field(default="", alias="SYNC_CONFIG_TABLE")
-    error_log_table: str = Field(default="", alias="ERROR_LOG_TABLE")
-    idempotency_table: str = Field(default="", alias="IDEMPOTENCY_TABLE")
-    sync_queue_url: str = Field(default="", alias="SYNC_QUEUE_URL")
+    # Resources: required by the functions that use them (no default: absent is None, never "").
+    records_table: str | None = Field(default=None, alias="RECORDS_TABLE")
+    sync_state_table: str | None = Field(default=None, alias="SYNC_STATE_TABLE")
+    sync_config_table: str | None = Field(default=None, alias="SYNC_CONFIG_TABLE")
+    error_log_table: str | None = Field(default=None, alias="ERROR_LOG_TABLE")
+    idempotency_table: str | None = Field(default=None, alias="IDEMPOTENCY_TABLE")
+    sync_queue_url: str | None = Field(default=None, alias="SYNC_QUEUE_URL")
     # Salesforce connection (used only by functions that call Salesforce).
-    salesforce_secret_arn: str = Field(default="", alias="SALESFORCE_SECRET_ARN")
+    salesforce_secret_arn: str | None = Field(default=None, alias="SALESFORCE_SECRET_ARN")
     allowed_org_ids: tuple[str, ...] = Field(default=(), alias="ALLOWED_ORG_IDS")
     hub_client_id: str = Field(default="SyncHub", alias="HUB_CLIENT_ID")
     salesforce_ca_bundle: str | None = Field(default=None, alias="SALESFORCE_CA_BUNDLE")
@@ -39,14 +51,55 @@ class Settings(BaseModel):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value
 
-    @field_validator("salesforce_ca_bundle", "aws_endpoint_url", mode="before")
+    @field_validator(
+        "records_table",
+        "sync_state_table",
+        "sync_config_table",
+        "error_log_table",
+        "idempotency_table",
+        "sync_queue_url",
+        "salesforce_secret_arn",
+        "salesforce_ca_bundle",
+        "aws_endpoint_url",
+        mode="before",
+    )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
-        return value or None
+        # An empty variable is as good as a missing one (a template parameter left blank).
+        return value.strip() or None if isinstance(value, str) else value
+
+    def require(self, variable: str) -> str:
+        """The value of a setting the caller cannot do without, by its variable name (e.g. RECORDS_TABLE)."""
+        value = getattr(self, _field_of(variable))
+        if not value:
+            raise ConfigurationError(f"{variable} is not set: this function needs it (see template.yaml)")
+        return str(value)
+
+
+VARIABLES: frozenset[str] = frozenset(field.alias for field in Settings.model_fields.values() if field.alias)
+
+
+def _field_of(variable: str) -> str:
+    for name, field in Settings.model_fields.items():
+        if field.alias == variable:
+            return name
+    raise ConfigurationError(f"{variable} is not a setting the hub knows; known: {', '.join(sorted(VARIABLES))}")
 
 
 @cache
 def get_settings() -> Settings:
     """Settings from the environment, read once per container (tests call get_settings.cache_clear())."""
-    known = {field.alias for field in Settings.model_fields.values() if field.alias}
-    return Settings.model_validate({key: value for key, value in os.environ.items() if key in known})
+    try:
+        return Settings.model_validate({key: value for key, value in os.environ.items() if key in VARIABLES})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, error['loc']))}: {error['msg']}" for error in exc.errors())
+        raise ConfigurationError(f"malformed settings: {problems}") from exc
+
+
+def require_settings(variables: Iterable[str]) -> Settings:
+    """The settings, once every variable a function declared it needs is set; else one error naming them all."""
+    settings = get_settings()
+    missing = [variable for variable in variables if not getattr(settings, _field_of(variable))]
+    if missing:
+        raise ConfigurationError(f"missing settings: {', '.join(missing)} must be set in the function's environment")
+    return settings

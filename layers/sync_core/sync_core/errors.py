@@ -83,6 +83,11 @@ class RetryableError(SyncHubError):
         self.retry_after_seconds = retry_after_seconds
 
 
+class ContendedError(RetryableError):
+    """Another write changed the same items at the same moment (a DynamoDB transaction conflict, a sequence
+    number taken): nothing was written, so running the whole operation again is safe."""
+
+
 class PermanentError(SyncHubError):
     """A failure that no retry will fix (validation, missing field, deleted entity); goes to the error log."""
 

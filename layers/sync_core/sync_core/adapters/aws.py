@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from botocore.config import Config
 
+from sync_core.adapters.dynamodb.errors import classify_retryable_errors
 from sync_core.config import get_settings
 
 if TYPE_CHECKING:
@@ -34,7 +35,8 @@ def _client_kwargs() -> dict[str, Any]:
 
 @cache
 def dynamodb_client() -> DynamoDBClient:
-    return boto3.client("dynamodb", **_client_kwargs())
+    """The DynamoDB client every adapter shares; what a retry may fix is raised as RetryableError."""
+    return classify_retryable_errors(boto3.client("dynamodb", **_client_kwargs()))
 
 
 @cache

@@ -11,15 +11,30 @@ from sync_core.config import Settings
 from sync_core.services.cases import CasesService
 from sync_core.services.records import RecordsService
 
+# The settings each service cannot run without (its function declares them: sync_core.http.api_handler).
+RECORDS_SERVICE_SETTINGS = ("RECORDS_TABLE", "SYNC_STATE_TABLE", "SYNC_CONFIG_TABLE")
+CASES_SERVICE_SETTINGS = ("RECORDS_TABLE", "SYNC_STATE_TABLE", "SYNC_CONFIG_TABLE")
+
+
+def _record_stores(settings: Settings) -> tuple[DynamoRecordStore, DynamoSequenceStore]:
+    """The record store and the sequences it claims numbers of, in the same transaction as each create."""
+    client = dynamodb_client()
+    sequences = DynamoSequenceStore(client, sync_config_table=settings.require("SYNC_CONFIG_TABLE"))
+    records = DynamoRecordStore(
+        client,
+        records_table=settings.require("RECORDS_TABLE"),
+        sync_state_table=settings.require("SYNC_STATE_TABLE"),
+        sequences=sequences,
+    )
+    return records, sequences
+
 
 def build_records_service(settings: Settings) -> RecordsService:
-    client = dynamodb_client()
+    records, sequences = _record_stores(settings)
     return RecordsService(
-        records=DynamoRecordStore(
-            client, records_table=settings.records_table, sync_state_table=settings.sync_state_table
-        ),
-        states=DynamoSyncStateStore(client, sync_state_table=settings.sync_state_table),
-        sequences=DynamoSequenceStore(client, sync_config_table=settings.sync_config_table),
+        records=records,
+        states=DynamoSyncStateStore(dynamodb_client(), sync_state_table=settings.require("SYNC_STATE_TABLE")),
+        sequences=sequences,
         clock=SystemClock(),
     )
 
@@ -27,15 +42,13 @@ def build_records_service(settings: Settings) -> RecordsService:
 def build_cases_service(settings: Settings) -> CasesService:
     client = dynamodb_client()
     # One store serves single writes and the all-or-nothing release writes (case + invoice).
-    records = DynamoRecordStore(
-        client, records_table=settings.records_table, sync_state_table=settings.sync_state_table
-    )
+    records, sequences = _record_stores(settings)
     return CasesService(
         records=records,
-        states=DynamoSyncStateStore(client, sync_state_table=settings.sync_state_table),
-        finder=DynamoRecordFinder(client, records_table=settings.records_table),
+        states=DynamoSyncStateStore(client, sync_state_table=settings.require("SYNC_STATE_TABLE")),
+        finder=DynamoRecordFinder(client, records_table=settings.require("RECORDS_TABLE")),
         writer=records,
-        settings=DynamoCaseSettingsStore(client, sync_config_table=settings.sync_config_table),
-        sequences=DynamoSequenceStore(client, sync_config_table=settings.sync_config_table),
+        settings=DynamoCaseSettingsStore(client, sync_config_table=settings.require("SYNC_CONFIG_TABLE")),
+        sequences=sequences,
         clock=SystemClock(),
     )

@@ -14,13 +14,14 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
     IdempotencyValidationError,
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from sync_core.adapters.aws import dynamodb_client
 from sync_core.config import get_settings
-from sync_core.errors import AlreadyExistsError, ValidationFailedError
+from sync_core.errors import AlreadyExistsError, RetryableError, ValidationFailedError
 
 # Keys are kept a day: long enough for any client's retry policy, short enough to keep the table small.
 KEY_LIFETIME_SECONDS = 24 * 3600
@@ -30,7 +31,9 @@ MAX_KEY_LENGTH = 255
 @cache
 def idempotency_persistence() -> DynamoDBPersistenceLayer:
     """The persistence layer, built once per container (tests clear it with cache_clear())."""
-    return DynamoDBPersistenceLayer(table_name=get_settings().idempotency_table, boto3_client=dynamodb_client())
+    return DynamoDBPersistenceLayer(
+        table_name=get_settings().require("IDEMPOTENCY_TABLE"), boto3_client=dynamodb_client()
+    )
 
 
 def run_idempotently(
@@ -45,7 +48,9 @@ def run_idempotently(
     """Run `operation` once per (scope, caller, key); replays return its stored (JSON) result.
 
     The same key with a different payload is refused (422) rather than answered with the first result,
-    and a replay while the first call still runs is a 409 so the client retries later.
+    and a replay while the first call still runs is a 409 so the client retries later. A call that raised
+    leaves no key behind (Powertools deletes it), so its retry runs again; when the key table itself cannot be
+    read or written, the call is a 503 (RetryableError) rather than a 500.
     """
     if idempotency_key is None:
         return operation()
@@ -79,4 +84,11 @@ def run_idempotently(
         ) from exc
     except IdempotencyAlreadyInProgressError as exc:
         raise AlreadyExistsError("a request with this Idempotency-Key is still in progress; retry shortly") from exc
+    except IdempotencyPersistenceLayerError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, RetryableError):
+            raise cause from exc
+        raise RetryableError(
+            "the Idempotency-Key store is unavailable; retry shortly", code="IdempotencyStore"
+        ) from exc
     return result

@@ -34,6 +34,26 @@ HubId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9]
 
 CUSTOM_FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
 CustomValue = str | int | float | bool | None
+# Custom fields are bounded so that a record (or case), with its longest standard fields, stays well inside
+# DynamoDB's 400 KB item: at most 100 of them, 64 KB together (UTF-8), each text at most 32,000 characters.
+MAX_CUSTOM_FIELDS = 100
+MAX_CUSTOM_FIELDS_BYTES = 64 * 1024
+MAX_CUSTOM_TEXT_LENGTH = 32000
+
+
+def check_custom_fields(value: dict[str, CustomValue]) -> dict[str, CustomValue]:
+    """Names, count and size of custom fields; a ValueError says which rule a set of them breaks."""
+    if len(value) > MAX_CUSTOM_FIELDS:
+        raise ValueError(f"at most {MAX_CUSTOM_FIELDS} custom fields, not {len(value)}")
+    for name, item in value.items():
+        if not CUSTOM_FIELD_NAME.match(name):
+            raise ValueError(f"custom field name {name!r} must be letters, digits and '_', starting with a letter")
+        if isinstance(item, str) and len(item) > MAX_CUSTOM_TEXT_LENGTH:
+            raise ValueError(f"custom field {name!r} is longer than {MAX_CUSTOM_TEXT_LENGTH} characters")
+    size = sum(len(name.encode()) + len(str(item).encode()) for name, item in value.items())
+    if size > MAX_CUSTOM_FIELDS_BYTES:
+        raise ValueError(f"custom fields take {size} bytes together; at most {MAX_CUSTOM_FIELDS_BYTES}")
+    return value
 
 
 class EntityFields(BaseModel):
@@ -43,18 +63,14 @@ class EntityFields(BaseModel):
 
     custom_fields: dict[str, CustomValue] = Field(
         default_factory=dict,
-        description="Back-office fields beyond the standard ones; names are letters, digits and '_' (max 40).",
+        description="Back-office fields beyond the standard ones; names are letters, digits and '_' (max 40); "
+        "at most 100 fields and 64 KB together, each text at most 32,000 characters.",
     )
 
     @field_validator("custom_fields")
     @classmethod
-    def _check_custom_field_names(cls, value: dict[str, CustomValue]) -> dict[str, CustomValue]:
-        for name, item in value.items():
-            if not CUSTOM_FIELD_NAME.match(name):
-                raise ValueError(f"custom field name {name!r} must be letters, digits and '_', starting with a letter")
-            if isinstance(item, str) and len(item) > 32000:
-                raise ValueError(f"custom field {name!r} is longer than 32000 characters")
-        return value
+    def _check_custom_fields(cls, value: dict[str, CustomValue]) -> dict[str, CustomValue]:
+        return check_custom_fields(value)
 
 
 class Address(BaseModel):

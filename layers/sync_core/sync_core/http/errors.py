@@ -1,13 +1,14 @@
-"""One table from the hub's errors to HTTP answers, registered on every API function's resolver."""
+"""The hub's one error shape, and the table from the hub's errors to HTTP statuses."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler import Response, content_types
+from pydantic import BaseModel, ConfigDict, Field
 
 from sync_core.errors import (
     AlreadyExistsError,
@@ -21,23 +22,53 @@ from sync_core.errors import (
     SyncHubError,
     ValidationFailedError,
 )
-from sync_core.observability import logger
+
+# A client told to come back later waits at least this long (seconds) unless the error knows better.
+DEFAULT_RETRY_AFTER_SECONDS = 1
 
 
-def error_response(status: HTTPStatus, message: str, /, **details: Any) -> Response[Any]:
+class FieldError(BaseModel):
+    field: str = Field(description='Where: "body.name", "body.custom_fields.Region", "If-Match", "cursor" ...')
+    reason: str
+
+
+class ErrorBody(BaseModel):
+    """The body of every answer that is not a success, from every API of the hub."""
+
+    model_config = ConfigDict(extra="allow")
+
+    message: str = Field(description="What went wrong, for a person")
+    status: int = Field(description="The HTTP status, repeated")
+    field: str | None = Field(default=None, description="The one field a rule refused")
+    errors: list[FieldError] | None = Field(default=None, description="One entry per refused field")
+    expected: int | None = Field(default=None, description="412/409 stale version: the version sent")
+    current: int | None = Field(default=None, description="412/409 stale version: the version now")
+    allowed_methods: list[str] | None = Field(default=None, description="405: the methods the path takes")
+    code: str | None = Field(default=None, description="503: the throttling or conflict code behind it")
+    retry_after_seconds: float | None = Field(default=None, description="503: when to try again")
+    correlation_id: str | None = Field(
+        default=None, description="500: the request id to quote (also in the X-Correlation-Id header)"
+    )
+
+
+def error_response(
+    status: HTTPStatus, message: str, /, *, headers: Mapping[str, str] | None = None, **details: Any
+) -> Response[Any]:
+    """An answer in the hub's error shape; 503s always say when to retry (Retry-After)."""
     body = {"message": message, "status": status.value, **{k: v for k, v in details.items() if v is not None}}
-    headers: dict[str, str] = {}
-    if status is HTTPStatus.SERVICE_UNAVAILABLE and details.get("retry_after_seconds"):
-        headers["Retry-After"] = str(max(1, round(details["retry_after_seconds"])))
+    all_headers = dict(headers or {})
+    if status is HTTPStatus.SERVICE_UNAVAILABLE:
+        wait = details.get("retry_after_seconds") or DEFAULT_RETRY_AFTER_SECONDS
+        all_headers["Retry-After"] = str(max(1, round(wait)))
     return Response(
         status_code=status.value,
         content_type=content_types.APPLICATION_JSON,
         body=json.dumps(body, default=str),
-        headers=headers,
+        headers=all_headers,
     )
 
 
-def _status_for(error: SyncHubError, *, has_if_match: bool) -> HTTPStatus:
+def status_for(error: SyncHubError, *, has_if_match: bool) -> HTTPStatus:
     match error:
         case NotFoundError():
             return HTTPStatus.NOT_FOUND
@@ -57,35 +88,10 @@ def _status_for(error: SyncHubError, *, has_if_match: bool) -> HTTPStatus:
     return HTTPStatus.INTERNAL_SERVER_ERROR
 
 
-def _request_validation_errors(exc: RequestValidationError) -> list[dict[str, str]]:
-    return [
-        {
-            # loc is ("body", "name") or ("query", "limit"): say where and which field.
-            "field": ".".join(str(part) for part in error.get("loc", ())),
-            "reason": str(error.get("msg") or error.get("type")),
-        }
-        for error in exc.errors()
-    ]
-
-
-def register_error_handlers(app: APIGatewayHttpResolver) -> None:
-    """Map every hub error (and request validation) to a JSON answer with a useful status and message."""
-
-    @app.exception_handler(SyncHubError)  # type: ignore[untyped-decorator]
-    def _hub_error(exc: SyncHubError) -> Response[Any]:
-        has_if_match = bool(app.current_event.headers.get("if-match"))
-        status = _status_for(exc, has_if_match=has_if_match)
-        if status is HTTPStatus.INTERNAL_SERVER_ERROR:
-            logger.exception("unmapped hub error")
-        details = dict(exc.details)
-        # A workflow error names the case's status; "status" in the body stays the HTTP one.
-        if "status" in details:
-            details["workflow_status"] = details.pop("status")
-        return error_response(status, exc.message, **details)
-
-    @app.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
-    def _invalid_request(exc: RequestValidationError) -> Response[Any]:
-        errors = _request_validation_errors(exc)
-        if any(error.get("type") == "json_invalid" for error in exc.errors()):
-            return error_response(HTTPStatus.BAD_REQUEST, "request body is not valid JSON", errors=errors)
-        return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, "request is invalid", errors=errors)
+def error_details(error: SyncHubError) -> dict[str, Any]:
+    """The error's details for the body; a workflow error's "status" (the case's) becomes workflow_status, since
+    "status" in the body is the HTTP one."""
+    details = dict(error.details)
+    if "status" in details:
+        details["workflow_status"] = details.pop("status")
+    return details

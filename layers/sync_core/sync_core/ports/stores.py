@@ -46,7 +46,11 @@ class SyncStateStore(Protocol):
 
 
 class SequenceStore(Protocol):
-    """Numbering sequences (Case ID, record ids): each call returns a value never returned before."""
+    """Numbering sequences (Case ID, record ids): the number for the next record of a sequence.
+
+    A number is used up only by the create of the record numbered with it (the record store makes that part
+    of the create), so a failed create leaves no gap; a create whose number was taken meanwhile fails with
+    ContendedError and is numbered again."""
 
     def next_value(self, name: str) -> int: ...
 

@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
+import re
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
-from sync_core.adapters.dynamodb.codec import decode_cursor, deserialize_item, encode_cursor, serialize_item
+from sync_core.adapters.dynamodb.codec import (
+    MAX_ITEM_BYTES,
+    MAX_PARTITION_KEY_BYTES,
+    decode_cursor,
+    deserialize_item,
+    encode_cursor,
+    item_size,
+    serialize_item,
+)
 from sync_core.domain.entities import EntityName
 from sync_core.domain.records import HubRecord, Page
 from sync_core.domain.sync_state import SyncState
-from sync_core.errors import AlreadyExistsError, NotFoundError, StaleVersionError, ValidationFailedError
+from sync_core.errors import (
+    AlreadyExistsError,
+    ContendedError,
+    NotFoundError,
+    StaleVersionError,
+    ValidationFailedError,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -37,12 +53,20 @@ def _key(entity: EntityName, record_id: str) -> dict[str, Any]:
 
 
 def record_to_item(record: HubRecord) -> dict[str, Any]:
+    """The record as an item; a record DynamoDB could not store (over 400 KB, a lookup value over its key size)
+    is refused naming the field, before anything is written."""
     lookups = {
         attribute: lookup_key(record.entity, value)
         for field, (_, attribute) in LOOKUP_INDEXES.items()
         if isinstance(value := record.fields.get(field), str) and value
     }
-    return serialize_item(
+    for field, (_, attribute) in LOOKUP_INDEXES.items():
+        if attribute in lookups and len(lookups[attribute].encode()) > MAX_PARTITION_KEY_BYTES:
+            raise ValidationFailedError(
+                f"{field} is too long to look records up by (DynamoDB keys hold {MAX_PARTITION_KEY_BYTES} bytes)",
+                field=f"body.{field}",
+            )
+    item = serialize_item(
         {
             "pk": record.entity.value,
             "sk": record.id,
@@ -54,6 +78,12 @@ def record_to_item(record: HubRecord) -> dict[str, Any]:
             **lookups,
         }
     )
+    if (size := item_size(item)) > MAX_ITEM_BYTES:
+        raise ValidationFailedError(
+            f"the {record.entity.value} would take {size} bytes; DynamoDB stores at most {MAX_ITEM_BYTES} per item",
+            field="body",
+        )
+    return item
 
 
 def record_from_item(item: dict[str, Any]) -> HubRecord:
@@ -82,10 +112,19 @@ def state_from_item(item: dict[str, Any]) -> SyncState:
 class DynamoRecordStore:
     """RecordStore on the records table and the sync state table."""
 
-    def __init__(self, client: DynamoDBClient, *, records_table: str, sync_state_table: str) -> None:
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        *,
+        records_table: str,
+        sync_state_table: str,
+        sequences: DynamoSequenceStore | None = None,
+    ) -> None:
         self._client = client
         self._records_table = records_table
         self._state_table = sync_state_table
+        # The numbering sequences whose values this store's creates claim (see DynamoSequenceStore).
+        self._sequences = sequences
 
     def get(self, entity: EntityName, record_id: str) -> HubRecord | None:
         answer = self._client.get_item(TableName=self._records_table, Key=_key(entity, record_id), ConsistentRead=True)
@@ -123,19 +162,26 @@ class DynamoRecordStore:
         replaces: Sequence[tuple[HubRecord, SyncState, int]] = (),
     ) -> None:
         """RecordBatchWriter: every record with its state in one TransactWriteItems (a released case and
-        its invoice); a single create or replace is the one-record case."""
+        its invoice); a single create or replace is the one-record case.
+
+        A new record numbered by DynamoSequenceStore claims its number in the same transaction, so a create
+        that fails uses no number; one that lost its number to a concurrent create is a ContendedError
+        (nothing written: the caller numbers it again)."""
         written: list[tuple[HubRecord, int | None]] = [(record, expected) for record, _, expected in replaces]
         written += [(record, None) for record, _ in creates]
         states = [state for _, state, _ in replaces] + [state for _, state in creates]
         actions: list[Any] = []
         for (record, expected), state in zip(written, states, strict=True):
             actions += [self._record_put(record, expected), self._state_put(state)]
+        claims = [claim for record, _ in creates if self._sequences and (claim := self._sequences.claim(record))]
         try:
-            self._client.transact_write_items(TransactItems=actions)
+            self._client.transact_write_items(TransactItems=actions + claims)
         except ClientError as exc:
             if not _condition_failed(exc):
                 raise
             reasons = exc.response.get("CancellationReasons", [])
+            if claims and any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons[-len(claims) :]):
+                raise ContendedError("a concurrent create took the same number; retry", code="SequenceTaken") from exc
             # Record writes sit at even positions, each followed by its state: refuse for the one that failed.
             failed = [
                 item
@@ -219,21 +265,58 @@ class DynamoSyncStateStore:
 
 
 class DynamoSequenceStore:
-    """SequenceStore on the sync config table: an atomic counter per sequence name."""
+    """SequenceStore on the sync config table: a counter per sequence name (`record#<Entity>`).
+
+    next_value reads the counter and offers the value after it without writing; the create of the record
+    numbered with it advances the counter in its own transaction (DynamoRecordStore, `claim`). So a create
+    that fails (throttled, refused, cancelled) uses no number, and two concurrent creates cannot both have
+    the same one: the second's transaction fails and it is numbered again.
+    """
+
+    # Values offered per sequence and not yet claimed, kept for the records being built in this process.
+    _OFFERS_KEPT = 1000
 
     def __init__(self, client: DynamoDBClient, *, sync_config_table: str) -> None:
         self._client = client
         self._table = sync_config_table
+        self._offered: dict[str, list[int]] = {}
+        self._lock = threading.Lock()
 
     def next_value(self, name: str) -> int:
-        answer = self._client.update_item(
-            TableName=self._table,
-            Key={"pk": {"S": "SEQUENCE"}, "sk": {"S": name}},
-            UpdateExpression="ADD current_value :one",
-            ExpressionAttributeValues={":one": {"N": "1"}},
-            ReturnValues="UPDATED_NEW",
-        )
-        return int(answer["Attributes"]["current_value"]["N"])
+        answer = self._client.get_item(TableName=self._table, Key=self._key(name), ConsistentRead=True)
+        current = int(answer.get("Item", {}).get("current_value", {}).get("N", "0"))
+        with self._lock:
+            offered = self._offered.setdefault(name, [])
+            offered.append(current + 1)
+            del offered[: -self._OFFERS_KEPT]
+        return current + 1
+
+    def claim(self, record: HubRecord) -> dict[str, Any] | None:
+        """The transaction item that advances the record's sequence to the number its id was given, when the
+        id came from next_value here; None for an id numbered some other way."""
+        name = f"record#{record.entity.value}"
+        with self._lock:
+            number = next((value for value in self._offered.get(name, []) if _numbered(record.id, value)), None)
+        if number is None:
+            return None
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": self._key(name),
+                "UpdateExpression": "SET current_value = :number",
+                "ConditionExpression": "attribute_not_exists(current_value) OR current_value < :number",
+                "ExpressionAttributeValues": {":number": {"N": str(number)}},
+            }
+        }
+
+    @staticmethod
+    def _key(name: str) -> dict[str, Any]:
+        return {"pk": {"S": "SEQUENCE"}, "sk": {"S": name}}
+
+
+def _numbered(record_id: str, number: int) -> bool:
+    """Whether an id is a sequence number with its prefix (ACC-000042, CS000042 are 42)."""
+    return re.fullmatch(rf"\D+0*{number}", record_id) is not None
 
 
 def _condition_failed(exc: ClientError) -> bool:

@@ -43,8 +43,8 @@ def token_source(secret_arn: str, ca_bundle: str | None) -> TokenSource:
 def build_salesforce_client(settings: Settings, *, clock: Clock | None = None) -> SalesforceClient:
     """A client whose per-run cap starts now, on the shared token and the shared daily budget count."""
     return SalesforceClient(
-        tokens=token_source(settings.salesforce_secret_arn, settings.salesforce_ca_bundle),
-        budget_store=DynamoApiBudgetStore(dynamodb_client(), sync_config_table=settings.sync_config_table),
+        tokens=token_source(settings.require("SALESFORCE_SECRET_ARN"), settings.salesforce_ca_bundle),
+        budget_store=DynamoApiBudgetStore(dynamodb_client(), sync_config_table=settings.require("SYNC_CONFIG_TABLE")),
         clock=clock or SystemClock(),
         options=client_options(settings),
     )
