@@ -347,10 +347,10 @@ def test_the_openapi_document_gives_every_case_route_its_answers_and_refusal_sch
                 assert "$ref" in json.dumps(responses[success]["content"]), (path, method)
             for code in set(responses) - {success}:
                 schema = responses[code]["content"]["application/json"]["schema"]
-                assert schema == {"$ref": "#/components/schemas/ErrorBody"}, (path, method, code)
+                assert schema == {"$ref": "#/components/schemas/CaseErrorBody"}, (path, method, code)
     transitions = paths["/cases/{case_id}/transitions"]["post"]["responses"]
     assert {"404", "409", "412", "422"} <= set(transitions)
-    error_body = document["components"]["schemas"]["ErrorBody"]["properties"]
+    error_body = document["components"]["schemas"]["CaseErrorBody"]["properties"]
     assert {"workflow_status", "allowed_actions", "allowed_reasons", "expected", "current", "errors"} <= set(error_body)
 
 

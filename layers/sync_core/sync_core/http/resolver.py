@@ -13,7 +13,7 @@ import json
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Protocol
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError as RouteNotFoundError
@@ -45,7 +45,9 @@ from sync_core.observability import logger, metrics, tracer
 # DynamoDB keys: a sort key holds at most 1,024 bytes (a partition key 2,048), so no id in a path can be longer.
 MAX_KEY_BYTES = 1024
 
-type LambdaHandler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
+
+class LambdaHandler(Protocol):
+    def __call__(self, event: dict[str, Any], context: LambdaContext) -> dict[str, Any]: ...
 
 
 class _JsonBodyValidation(OpenAPIRequestValidationMiddleware):
@@ -74,7 +76,9 @@ class _JsonBodyValidation(OpenAPIRequestValidationMiddleware):
 
 def _reads(func: Callable[..., Any], kind: type[Body] | type[Header], alias: str | None = None) -> bool:
     """Whether a route function takes a body (or the header `alias`), from its annotations."""
-    for hint in typing.get_type_hints(func, include_extras=True).values():
+    hints = typing.get_type_hints(func, include_extras=True)
+    hints.pop("return", None)
+    for hint in hints.values():
         for meta in getattr(hint, "__metadata__", ()):
             if isinstance(meta, kind) and (alias is None or getattr(meta, "alias", None) == alias):
                 return True
