@@ -55,7 +55,17 @@ class SyncState(BaseModel):
     export_scenario: str
     record_version: int = Field(description="Version of the hub record this state describes")
     synced_hash: str | None = Field(default=None, description="Hash of the mapped values last synced")
-    last_salesforce_modstamp: datetime | None = None
+    synced_field_hashes: dict[str, str] = Field(
+        default_factory=dict, description="Per Salesforce field, a hash of the value last synced (echo detection)"
+    )
+    synced_version: int | None = Field(default=None, description="The hub record version last synced either way")
+    last_salesforce_modstamp: datetime | None = Field(
+        default=None, description="The newest Salesforce change the hub has applied or written"
+    )
+    field_stamps: dict[str, datetime] = Field(
+        default_factory=dict, description="Per Salesforce field, the stamp of the change whose value the hub holds"
+    )
+    skip_reason: str | None = Field(default=None, description="Why a policy skipped the record (status Skipped)")
     updated_at: datetime
 
 
@@ -70,25 +80,19 @@ def state_after_local_write(
 ) -> SyncState:
     """A user changed the record: it is Modified Locally until a sync says otherwise.
 
+    One row of the transition table (sync_core.domain.sync.transitions), kept here for the APIs' services.
     An insert that was never exported stays an Insert when edited again, so the export still creates it.
     """
-    if previous is not None and operation is SyncOperation.UPDATE and previous.external_ref is None:
-        operation = SyncOperation.INSERT if previous.operation is SyncOperation.INSERT else operation
-    base = previous.model_dump() if previous is not None else {}
-    return SyncState.model_validate(
-        {
-            **base,
-            "entity": entity,
-            "record_id": record_id,
-            "status": SyncStatus.MODIFIED_LOCALLY,
-            "operation": operation,
-            "error": None,
-            "import_scenario": base.get("import_scenario") or default_import_scenario(entity),
-            "export_scenario": base.get("export_scenario") or default_export_scenario(entity),
-            "record_version": record_version,
-            "updated_at": now,
-        }
-    )
+    # Imported here: the transition table builds on this module's SyncState.
+    from sync_core.domain.sync.transitions import Actor, Happened, SyncEvent, transition
+
+    event = {
+        SyncOperation.INSERT: SyncEvent.INSERT,
+        SyncOperation.UPDATE: SyncEvent.UPDATE,
+        SyncOperation.DELETE: SyncEvent.DELETE,
+    }[operation]
+    happened = Happened(actor=Actor.USER, event=event, record_version=record_version)
+    return transition(previous, happened, entity=entity, record_id=record_id, now=now, entity_exports=True).state
 
 
 def values_hash(values: dict[str, Any]) -> str:
