@@ -31,14 +31,15 @@ def tables() -> Iterator[dict[str, str]]:
 
 def test_config_defaults_for_an_unconfigured_entity_and_round_trip(tables: dict[str, str]) -> None:
     store = DynamoSyncConfigStore(dynamodb_client(), sync_config_table=os.environ["SYNC_CONFIG_TABLE"])
-    # Given nothing stored, When read, Then defaults
+    # Given nothing stored, When read, Then defaults: a fresh install syncs Contact, not the export-only Invoice
     default = store.get(EntityName.CONTACT)
-    assert (default.status, default.import_scenario) == (ProcessStatus.STOPPED, "Import Contact from Salesforce")
+    assert (default.status, default.import_scenario) == (ProcessStatus.ACTIVE, "Import Contact from Salesforce")
+    assert store.get(EntityName.INVOICE).status is ProcessStatus.STOPPED
     # When stored
     store.put(
         EntitySyncConfig(
             entity=EntityName.CONTACT,
-            status=ProcessStatus.ACTIVE,
+            status=ProcessStatus.STOPPED,
             schedule=Schedule(kind=ScheduleKind.DAILY, at="02:30"),
             watermark=NOW,
         )
@@ -47,7 +48,8 @@ def test_config_defaults_for_an_unconfigured_entity_and_round_trip(tables: dict[
     assert store.get(EntityName.CONTACT).schedule == Schedule(kind=ScheduleKind.DAILY, at="02:30")
     listed = store.list()
     assert [config.entity for config in listed] == list(EntityName)
-    assert listed[1].status is ProcessStatus.ACTIVE and listed[1].watermark == NOW
+    assert listed[1].status is ProcessStatus.STOPPED and listed[1].watermark == NOW
+    assert listed[0].status is ProcessStatus.ACTIVE
 
 
 def test_error_log_counts_attempts_and_lists_by_status_newest_first(tables: dict[str, str]) -> None:

@@ -1,35 +1,34 @@
-"""Per-entity sync configuration: what syncs, in which direction, how often, and how fields map."""
+"""Per-entity sync configuration: what syncs, in which direction, how often, and how fields map.
+
+Checked when saved by sync_core.domain.sync.config (every mistake with its path)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from sync_core.domain.entities import EntityName
+from sync_core.domain.sync.mapping import EntityMapping
+from sync_core.domain.sync.policy import ConflictPolicy, DeletePolicy, SyncDirection, SyncMode
 from sync_core.domain.sync_state import default_export_scenario, default_import_scenario
 
+__all__ = [
+    "ConflictPolicy",
+    "DeletePolicy",
+    "EntitySyncConfig",
+    "ProcessStatus",
+    "Schedule",
+    "ScheduleKind",
+    "SyncDirection",
+    "SyncMode",
+]
 
-class SyncDirection(StrEnum):
-    TO_SALESFORCE = "to Salesforce"
-    FROM_SALESFORCE = "from Salesforce"
-    BOTH = "both"
-
-
-class SyncMode(StrEnum):
-    REAL_TIME = "real time"
-    BATCH = "batch"
-    BOTH = "both"
-
-
-class ConflictPolicy(StrEnum):
-    """What wins when both sides changed the same record since the last sync."""
-
-    SALESFORCE_WINS = "Salesforce wins"
-    HUB_WINS = "hub wins"
-    NEWEST_WINS = "newest wins"
-    MANUAL = "manual"  # the record goes to Error with both versions kept, for a person to decide
+# Entities only the hub creates (a case's release makes them): exported only, and stopped until the
+# custom objects they map to exist in the org. Every other entity syncs from a fresh install.
+EXPORT_ONLY_ENTITIES = frozenset({EntityName.INVOICE, EntityName.CONTRACT_USAGE})
 
 
 class ProcessStatus(StrEnum):
@@ -64,38 +63,39 @@ class Schedule(BaseModel):
         return self
 
 
-class FieldMapping(BaseModel):
-    """One hub field to one Salesforce field; transforms are named, never code."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    hub_field: str = Field(min_length=1, description="Dotted path, e.g. billing_address.city or custom_fields.Region")
-    salesforce_field: str = Field(min_length=1, pattern=r"^[A-Za-z][A-Za-z0-9_]*(__c)?$")
-    direction: SyncDirection = SyncDirection.BOTH
-    transform: str | None = Field(default=None, description="Named transform, e.g. upper, date, picklist:<map>")
-
-
 class EntitySyncConfig(BaseModel):
-    """The row of the entity table in sync administration."""
+    """The row of the entity table in sync administration; unset fields take the entity's defaults."""
 
     model_config = ConfigDict(extra="forbid")
 
     entity: EntityName
-    status: ProcessStatus = ProcessStatus.STOPPED
+    status: ProcessStatus = Field(
+        default=ProcessStatus.ACTIVE, description="Default Active; Stopped for the export-only Invoice, ContractUsage"
+    )
     import_enabled: bool = True
     export_enabled: bool = True
     import_scenario: str = ""
     export_scenario: str = ""
-    direction: SyncDirection = SyncDirection.BOTH
+    direction: SyncDirection = Field(default=SyncDirection.BOTH, description="Default to Salesforce for export-only")
     mode: SyncMode = SyncMode.BOTH
     schedule: Schedule | None = None
     filters: str | None = Field(default=None, max_length=4000, description="SOQL WHERE clause for pulls")
     create_only: bool = False
     sync_only_linked: bool = False
     conflict_policy: ConflictPolicy = ConflictPolicy.NEWEST_WINS
-    field_mapping: list[FieldMapping] = Field(default_factory=list)
+    delete_policy: DeletePolicy = Field(
+        default=DeletePolicy.UNLINK, description="What a delete in Salesforce does to the hub record"
+    )
+    mapping: EntityMapping | None = Field(default=None, description="None: the entity's default mapping")
     watermark: datetime | None = Field(default=None, description="SystemModstamp of the last pulled change")
     updated_at: datetime | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _entity_defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("entity") in {entity.value for entity in EXPORT_ONLY_ENTITIES}:
+            data = {"status": ProcessStatus.STOPPED, "direction": SyncDirection.TO_SALESFORCE, **data}
+        return data
 
     @model_validator(mode="after")
     def _default_scenarios(self) -> EntitySyncConfig:
@@ -104,3 +104,12 @@ class EntitySyncConfig(BaseModel):
         if not self.export_scenario:
             self.export_scenario = default_export_scenario(self.entity)
         return self
+
+    @property
+    def exports(self) -> bool:
+        """Whether hub writes of the entity queue an export."""
+        return self.status is ProcessStatus.ACTIVE and self.export_enabled and self.direction.exports
+
+    @property
+    def imports(self) -> bool:
+        return self.status is ProcessStatus.ACTIVE and self.import_enabled and self.direction.imports
