@@ -163,6 +163,7 @@ def test_references_and_children_are_checked() -> None:
                     "salesforce_object": "Note",
                     "parent_field": "ParentId",
                     "external_id_format": "",
+                    "direction": "both",
                 },
             ],
         }
@@ -179,6 +180,7 @@ def test_references_and_children_are_checked() -> None:
         "duplicate target: Salesforce field QuoteId is also written by the sync itself (the link to the parent record)"
     )
     assert found["children[1].hub_field"] == "Quote has no list of rows named 'notes' (lists: lines)"
+    assert found["children[1].direction"] == "child rows sync to Salesforce only (importing them is not built)"
 
 
 def test_a_reference_keyed_by_more_than_its_value_goes_to_salesforce_only() -> None:

@@ -401,6 +401,10 @@ def check_mapping(mapping: EntityMapping) -> list[MappingProblem]:
                 MappingProblem(f"{path}.hub_field", f"duplicate target: {child.hub_field} is already mapped by {first}")
             )
         seen_children.setdefault(child.hub_field, index)
+        if child.direction.imports:
+            problems.append(
+                MappingProblem(f"{path}.direction", "child rows sync to Salesforce only (importing them is not built)")
+            )
         list_field = fields.get(child.hub_field)
         if list_field is None or list_field.item_model is None:
             lists = [name for name, item in fields.items() if item.item_model is not None]
