@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from local.runtime import LocalFunction
@@ -179,7 +179,11 @@ class LocalGateway:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
         request = Request(environ)
-        response = self.dispatch(request)
+        try:
+            response = self.dispatch(request)
+        except Exception:  # never the web server's HTML page: API Gateway answers JSON
+            log.exception("gateway failed on %s %s", request.method, request.path)
+            response = _json({"message": "Internal Server Error"}, 500)
         return response(environ, start_response)
 
     def dispatch(self, request: Request) -> Response:
@@ -195,7 +199,12 @@ class LocalGateway:
             return _json({"message": "Not Found"}, 404)  # what API Gateway answers for no route
         compiled, parameters = found
         user = request.headers.get(USER_HEADER) or self.default_user
-        event = build_http_event(request, compiled.route, parameters, user)
+        try:
+            event = build_http_event(request, compiled.route, parameters, user)
+        except UnicodeDecodeError as exc:
+            # A text body travels in the event as a string: one that is not UTF-8 cannot be handed on.
+            message = f"request body is not valid UTF-8 (byte {exc.start})"
+            return _json({"message": message, "status": 400}, 400)
         function = self.functions[compiled.route.function]
         try:
             result = function.invoke(event)
@@ -206,10 +215,26 @@ class LocalGateway:
 
 
 class ServerThread:
-    """A WSGI app served on 127.0.0.1 from a daemon thread; port 0 picks a free port."""
+    """A WSGI app served on 127.0.0.1 from a daemon thread; port 0 picks a free port.
 
-    def __init__(self, app: Any, host: str, port: int, *, ssl_context: Any = None, name: str = "server") -> None:
-        self._server: BaseWSGIServer = make_server(host, port, app, threaded=True, ssl_context=ssl_context)
+    Werkzeug's servers bind with SO_REUSEADDR (socketserver's allow_reuse_address), so connections left in
+    TIME_WAIT by the previous run never keep `make run` from starting again on the same port.
+    """
+
+    def __init__(
+        self,
+        app: Any,
+        host: str,
+        port: int,
+        *,
+        ssl_context: Any = None,
+        request_handler: type[WSGIRequestHandler] | None = None,
+        name: str = "server",
+    ) -> None:
+        self._server: BaseWSGIServer = make_server(
+            host, port, app, threaded=True, ssl_context=ssl_context, request_handler=request_handler
+        )
+        assert self._server.allow_reuse_address, "a restart must not wait for TIME_WAIT to pass"
         self._thread = threading.Thread(target=self._server.serve_forever, name=name, daemon=True)
 
     @property

@@ -43,12 +43,19 @@ class LambdaContext:
 
 @dataclass
 class LocalFunction:
-    """A function of the template, its handler imported on first use (after the environment is set)."""
+    """A function of the template, its handler imported on first use (after the environment is set).
+
+    One execution environment: like a Lambda environment it runs one event at a time. The handler's module
+    state is shared by every call here (Powertools keeps the current event, `app.current_event`, and the
+    Logger's keys process-wide), so two events side by side could answer with each other's headers.
+    Concurrent callers (gateway threads, event sources) wait their turn instead.
+    """
 
     spec: FunctionSpec
     arn: str
     _handler: Handler | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _environment: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def name(self) -> str:
@@ -63,6 +70,11 @@ class LocalFunction:
 
     def invoke(self, event: Any) -> Any:
         """Call the handler with a fresh context; exceptions propagate, as an invocation error would."""
+        handler = self.handler()
+        with self._environment:
+            return self._invoke(handler, event)
+
+    def _invoke(self, handler: Handler, event: Any) -> Any:
         context = LambdaContext(
             function_name=self.spec.logical_id,
             memory_limit_in_mb=self.spec.memory_size,
@@ -71,7 +83,7 @@ class LocalFunction:
         )
         started = time.perf_counter()
         try:
-            return self.handler()(event, context)
+            return handler(event, context)
         finally:
             elapsed_ms = (time.perf_counter() - started) * 1000
             log.debug("%s request %s took %.1f ms", self.name, context.aws_request_id, elapsed_ms)

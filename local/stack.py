@@ -18,9 +18,9 @@ from typing import Any
 
 import boto3
 from moto.events.models import EventPattern
-from moto.server import ThreadedMotoServer
 from werkzeug.wrappers import Request, Response
 
+from local.aws_server import start_moto_server
 from local.cloudformation import ACCOUNT_ID, StackContext, create_stateful_resources
 from local.event_sources import (
     DynamoStreamEventSource,
@@ -58,8 +58,15 @@ def _env_port(name: str, default: int) -> int:
 
 
 def _require_free_port(port: int, variable: str) -> None:
-    """moto's server reports a taken port only from its thread, so check before starting it."""
+    """Werkzeug's server exits the process when its port is taken, so check first, with a clear message.
+
+    The probe binds as the servers do, with SO_REUSEADDR: a port whose last connections are still in
+    TIME_WAIT after Ctrl-C is free to serve again at once; only a port another socket listens on is taken.
+    """
+    if port == 0:  # the system picks a free one
+        return
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((HOST, port))
         except OSError as exc:
@@ -133,7 +140,7 @@ class LocalStack:
         self.published_events: list[dict[str, Any]] = []
         self.emulator: Any = None
         self.environment: dict[str, str] = {}
-        self._moto: ThreadedMotoServer | None = None
+        self._moto: ServerThread | None = None
         self._gateway: ServerThread | None = None
         self.context: StackContext | None = None
         self._saved_environment: dict[str, str] | None = None
@@ -189,6 +196,8 @@ class LocalStack:
     # ------------------------------------------------------------------ pieces
     def _start_moto(self) -> None:
         _require_free_port(self.config.moto_port, "HUB_MOTO_PORT")
+        self._moto = start_moto_server(HOST, self.config.moto_port)
+        self.config.moto_port = self._moto.port  # port 0 picks a free one
         os.environ.update(
             {
                 "AWS_ACCESS_KEY_ID": "local",
@@ -199,8 +208,6 @@ class LocalStack:
                 "AWS_ENDPOINT_URL": self.aws_endpoint,
             }
         )
-        self._moto = ThreadedMotoServer(ip_address=HOST, port=self.config.moto_port, verbose=False)
-        self._moto.start()
 
     def _start_emulator(self, session: Any) -> dict[str, str]:
         """Start the Salesforce emulator and store its connection as the hub's Salesforce secret."""
@@ -208,6 +215,7 @@ class LocalStack:
             return {}
         from local.sf_emulator import EmulatorConfig, OutboundMessageConfig, start_emulator
 
+        _require_free_port(self.config.emulator_port, "HUB_EMULATOR_PORT")
         gateway_port = self.config.gateway_port
         self.emulator = start_emulator(
             EmulatorConfig(
@@ -266,6 +274,7 @@ class LocalStack:
             self.functions[logical_id] = LocalFunction(spec, self.context.attribute(logical_id, "Arn"))
 
     def _start_gateway(self) -> None:
+        _require_free_port(self.config.gateway_port, "HUB_GATEWAY_PORT")
         gateway = LocalGateway(
             self.routes,
             self.functions,

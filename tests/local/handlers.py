@@ -6,6 +6,8 @@ import json
 import threading
 from typing import Any
 
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver
+
 CALLS: dict[str, list[Any]] = {"sqs": [], "stream": [], "schedule": [], "rule": [], "api": []}
 _LOCK = threading.Lock()
 FAILING_RULE_ATTEMPTS: list[str] = []
@@ -67,3 +69,27 @@ def on_api(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "cookies": ["session=abc; Path=/"],
         "body": json.dumps({"path": event.get("pathParameters"), "user": event["requestContext"].get("authorizer")}),
     }
+
+
+# A Powertools resolver keeps the event it is answering in `app.current_event`, one per process, as the
+# hub's API functions do: it proves the local stack runs one event at a time per function.
+whoami_app = APIGatewayHttpResolver()
+_ENVIRONMENT = threading.Condition()
+_RUNNING: list[int] = [0]
+MOST_AT_ONCE: list[int] = [0]
+
+
+@whoami_app.get("/whoami")
+def _whoami() -> dict[str, Any]:
+    with _ENVIRONMENT:
+        _RUNNING[0] += 1
+        MOST_AT_ONCE[0] = max(MOST_AT_ONCE[0], _RUNNING[0])
+        _ENVIRONMENT.notify_all()
+        # Give a second event the chance to start meanwhile (it can only if the stack allows two at once).
+        _ENVIRONMENT.wait_for(lambda: _RUNNING[0] > 1, timeout=0.2)
+        _RUNNING[0] -= 1
+    return {"caller": whoami_app.current_event.headers.get("x-caller")}
+
+
+def on_whoami(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return whoami_app.resolve(event, context)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
@@ -120,6 +121,18 @@ TEMPLATE: dict[str, Any] = {
             "Type": "AWS::Serverless::Function",
             "Properties": {"CodeUri": "tests/local/", "Handler": "handlers.on_api"},
         },
+        "WhoAmIFunction": {
+            "Type": "AWS::Serverless::Function",
+            "Properties": {"CodeUri": "tests/local/", "Handler": "handlers.on_whoami"},
+        },
+        "WhoAmIIntegration": {
+            "Type": "AWS::ApiGatewayV2::Integration",
+            "Properties": {"ApiId": {"Ref": "HttpApi"}, "IntegrationUri": {"Fn::GetAtt": ["WhoAmIFunction", "Arn"]}},
+        },
+        "WhoAmIRoute": {
+            "Type": "AWS::ApiGatewayV2::Route",
+            "Properties": {"RouteKey": "GET /whoami", "Target": {"Fn::Sub": "integrations/${WhoAmIIntegration}"}},
+        },
         "HttpApi": {"Type": "AWS::ApiGatewayV2::Api", "Properties": {"Name": "test", "ProtocolType": "HTTP"}},
         "ApiIntegration": {
             "Type": "AWS::ApiGatewayV2::Integration",
@@ -209,6 +222,34 @@ def test_the_default_route_catches_what_no_other_route_matches(stack: LocalStack
     assert requests.get(f"{stack.api_url}/items/7", timeout=5).headers["x-route"] == "GET /items/{id}"
 
 
+def test_a_body_that_is_not_utf8_is_a_400_in_the_hubs_error_shape(stack: LocalStack) -> None:
+    answer = requests.post(
+        f"{stack.api_url}/items/special",
+        data=b'{"name": "\xff\xfe"}',
+        headers={"content-type": "application/json"},
+        timeout=5,
+    )
+    assert answer.status_code == 400
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.json() == {"message": "request body is not valid UTF-8 (byte 10)", "status": 400}
+
+
+def test_one_function_runs_one_event_at_a_time_so_requests_never_see_each_others_headers(
+    stack: LocalStack,
+) -> None:
+    """Powertools keeps the current event per process: two events at once would answer with one's headers."""
+    callers = [f"caller-{number}" for number in range(6)]
+    with ThreadPoolExecutor(max_workers=len(callers)) as pool:
+        answers = list(
+            pool.map(
+                lambda caller: requests.get(f"{stack.api_url}/whoami", headers={"X-Caller": caller}, timeout=30),
+                callers,
+            )
+        )
+    assert [answer.json()["caller"] for answer in answers] == callers
+    assert handlers.MOST_AT_ONCE[0] == 1
+
+
 def test_functions_get_the_template_environment(stack: LocalStack) -> None:
     assert stack.environment["STAGE"] == "test"
     assert stack.environment["WORK_QUEUE_URL"].endswith("/work-test")
@@ -246,8 +287,15 @@ def test_sqs_partial_failures_are_retried_then_redriven_to_the_dlq(stack: LocalS
 def test_stream_batches_retry_from_the_first_failed_record(stack: LocalStack) -> None:
     table = stack.context.physical["ItemsTable"] if stack.context else ""
     dynamodb = aws(stack, "dynamodb")
-    for key, poison in (("i1", "0"), ("i2", "1"), ("i3", "0")):
-        dynamodb.put_item(TableName=table, Item={"pk": {"S": key}, "poison": {"N": poison}})
+    # One request, so the poller reads all three in one batch (the moto server runs a write alone).
+    dynamodb.batch_write_item(
+        RequestItems={
+            table: [
+                {"PutRequest": {"Item": {"pk": {"S": key}, "poison": {"N": poison}}}}
+                for key, poison in (("i1", "0"), ("i2", "1"), ("i3", "0"))
+            ]
+        }
+    )
 
     def batches() -> list[list[str]]:
         return [
