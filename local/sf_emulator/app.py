@@ -166,8 +166,21 @@ class EmulatorApp:
         if path == "/limits":
             if method == "POST":
                 body = self._body(request)
-                org.limits.set(body.get("max"), body.get("used"))
-            return Reply(200, {"max": org.limits.max, "used": org.limits.used})
+                org.limits.set(body.get("max"), body.get("used"), float(body.get("seconds_ago", 0)))
+                if body.get("add"):
+                    org.limits.add(int(body["add"]), float(body.get("add_seconds_ago", 0)))
+            return Reply(
+                200,
+                {
+                    "max": org.limits.max,
+                    "used": org.limits.used,
+                    "remaining": org.limits.remaining(),
+                    "refused_from": org.limits.refuse_at(),
+                },
+            )
+        if path == "/config":
+            body = self._body(request) if method == "POST" else {}
+            return Reply(200, controls.configure(org, body))
         if path == "/sessions/expire" and method == "POST":
             body = self._body(request)
             return Reply(200, {"expired": org.sessions.expire(body.get("token"))})

@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import csv
 import io
-import time
+import random
+from collections import Counter
 from typing import Any
 
 from . import values
@@ -13,7 +14,7 @@ from .errors import SalesforceError, method_not_allowed, not_found
 from .ids import is_valid_id
 from .org import Call, Org, Reply
 from .rest import body_object, run_soql
-from .store import Transaction
+from .store import Transaction, duplicate_external_id, ext_key
 
 CSV_TYPE = "text/csv"
 DELIMITERS = {"COMMA": ",", "TAB": "\t", "PIPE": "|", "SEMICOLON": ";", "CARET": "^", "BACKQUOTE": "`"}
@@ -93,6 +94,7 @@ def _create(org: Org, call: Call, kind: str) -> Reply:
         "processed": 0,
         "failed": 0,
         "ready_at": 0.0,
+        "started_at": 0.0,
     }
     if kind == "ingest":
         obj = org.store.object(str(body.get("object", "")))
@@ -124,7 +126,7 @@ def _create(org: Org, call: Call, kind: str) -> Reply:
         job["rows"] = [[r.get(name) for name in job["columns"]] for r in rows]
         job["processed"] = len(rows)
         job["state"] = "UploadComplete"
-        job["ready_at"] = time.time() + org.config.bulk_processing_delay_seconds
+        _schedule(org, job)
     with org.lock:
         org.bulk_jobs[job["id"]] = job
     created = _info(org, job, short=True)
@@ -132,11 +134,26 @@ def _create(org: Org, call: Call, kind: str) -> Reply:
     return Reply(200, created)
 
 
+def _schedule(org: Org, job: dict[str, Any]) -> None:
+    """The job leaves the queue (UploadComplete) halfway through the processing delay and completes at its end,
+    measured on the org's clock, so advance_clock() finishes it at once ("Bulk API 2.0 Job states": UploadComplete,
+    InProgress, then JobComplete, Failed or Aborted)."""
+    delay = max(org.config.bulk_processing_delay_seconds, 0.0)
+    now = _now(org)
+    job.update(started_at=now + delay / 2, ready_at=now + delay)
+
+
+def _now(org: Org) -> float:
+    return org.clock.now_precise().timestamp()
+
+
 def _state(org: Org, job: dict[str, Any]) -> str:
-    if job["state"] in ("UploadComplete", "InProgress") and job.get("done"):
-        return "JobComplete" if time.time() >= job["ready_at"] else "InProgress"
-    if job["kind"] == "query" and job["state"] == "UploadComplete":
-        return "JobComplete" if time.time() >= job["ready_at"] else "InProgress"
+    processed = (job["kind"] == "ingest" and job.get("done")) or job["kind"] == "query"
+    if job["state"] in ("UploadComplete", "InProgress") and processed:
+        now = _now(org)
+        if now >= job["ready_at"]:
+            return "JobComplete"
+        return "InProgress" if now >= job["started_at"] else "UploadComplete"
     return str(job["state"])
 
 
@@ -238,8 +255,10 @@ def _process(org: Org, job: dict[str, Any]) -> None:
     operation = job["operation"]
     ext_field = obj.field(job.get("externalIdFieldName", "")) if operation == "upsert" else None
     for start in range(0, len(rows), CHUNK):
+        chunk = rows[start : start + CHUNK]
+        repeated = _repeated_external_ids(header, chunk, ext_field) if ext_field is not None else set()
         with org.store.transaction(job["createdById"], job["origin"]) as txn:
-            for row in rows[start : start + CHUNK]:
+            for row in chunk:
                 padded = row + [""] * (len(header) - len(row))
                 data = {}
                 for name, raw in zip(header, padded, strict=False):
@@ -251,6 +270,8 @@ def _process(org: Org, job: dict[str, Any]) -> None:
                     fault = org.faults.pick("bulk_ingest", "/jobs/ingest", "PATCH", scope="record")
                     if fault is not None and fault.error_code:
                         raise fault.error(str(data.get("Id", "")))
+                    if repeated and ext_key(ext_field, _cell(header, padded, ext_field.name)) in repeated:
+                        raise duplicate_external_id(_cell(header, padded, ext_field.name))
                     record_id, created = _apply(org, txn, obj, operation, ext_field, data)
                     job["results"]["successful"].append([record_id, "true" if created else "false", *padded])
                 except SalesforceError as exc:
@@ -260,7 +281,23 @@ def _process(org: Org, job: dict[str, Any]) -> None:
                     job["results"]["failed"].append([failed_id, error, *padded])
                     job["failed"] += 1
                 job["processed"] += 1
-    job.update(done=True, state="UploadComplete", ready_at=time.time() + org.config.bulk_processing_delay_seconds)
+    job.update(done=True, state="UploadComplete")
+    _schedule(org, job)
+
+
+def _cell(header: list[str], row: list[str], name: str) -> str:
+    wanted = name.lower()
+    return next((value for column, value in zip(header, row, strict=False) if column.lower() == wanted), "")
+
+
+def _repeated_external_ids(header: list[str], chunk: list[list[str]], ext_field: Any) -> set[str]:
+    """External id values named by more than one row of one chunk: those rows fail (Salesforce processes a
+    chunk as one DML call, which refuses "Duplicate external id specified")."""
+    if ext_field.type == "id":
+        return set()
+    values = [ext_key(ext_field, _cell(header, row, ext_field.name)) for row in chunk]
+    counts = Counter(value for value in values if value)
+    return {value for value, count in counts.items() if count > 1}
 
 
 def _apply(
@@ -307,13 +344,23 @@ def _ingest_results(org: Org, job: dict[str, Any], resource: str) -> Reply:
         raise _job_error("Job is not complete", "INVALIDJOBSTATE")
     header = job.get("header") or (_rows(job)[0] if job["data"] else [])
     if resource == "successfulresults":
-        body = _csv(job, ["sf__Id", "sf__Created", *header], job["results"]["successful"])
+        body = _csv(job, ["sf__Id", "sf__Created", *header], _in_result_order(org, job, job["results"]["successful"]))
     elif resource == "failedresults":
-        body = _csv(job, ["sf__Id", "sf__Error", *header], job["results"]["failed"])
+        body = _csv(job, ["sf__Id", "sf__Error", *header], _in_result_order(org, job, job["results"]["failed"]))
     else:
         rows = _rows(job)[1] if job["state"] == "Aborted" and job["data"] else []
-        body = _csv(job, header, rows)
+        body = _csv(job, header, _in_result_order(org, job, rows))
     return Reply(200, body, content_type=CSV_TYPE)
+
+
+def _in_result_order(org: Org, job: dict[str, Any], rows: list[list[Any]]) -> list[list[Any]]:
+    """"The order of records in the response is not guaranteed to match the ordering of records in the original
+    job data" (Bulk API 2.0, Get Job Successful Record Results): shuffled, the same way for the same seed and job."""
+    if org.config.bulk_results_in_order:
+        return rows
+    shuffled = list(rows)
+    random.Random(f"{org.config.random_seed}:{job['id']}").shuffle(shuffled)
+    return shuffled
 
 
 def _query_results(org: Org, call: Call, job: dict[str, Any]) -> Reply:

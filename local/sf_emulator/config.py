@@ -89,5 +89,37 @@ class EmulatorConfig:
     cdc_diff_large_text: bool = True
     # Changes made "in the UI" (user_change): Lightning Experience's changeOrigin.
     ui_change_origin: str = "com/salesforce/api/soap/{version};client=SfdcInternalAPI/"
-    bulk_processing_delay_seconds: float = 0.0
+    # Bulk API 2.0 jobs pass UploadComplete -> InProgress -> JobComplete over this many seconds of the org's
+    # clock (advance_clock() completes them at once; 0 = complete at once). Salesforce never completes instantly.
+    bulk_processing_delay_seconds: float = 0.3
     picklist_overrides: dict[str, list[PicklistValue]] = field(default_factory=dict)
+
+    # --- REST, Collections, Bulk 2.0, limits and query fidelity (see docs/salesforce-emulator.md) ---
+    # Bulk 2.0 results CSVs come in an order unrelated to the input ("not guaranteed to match"): shuffled,
+    # seeded by random_seed and the job id. True keeps input order.
+    bulk_results_in_order: bool = False
+    # A real org keeps answering past its daily allocation for a while (api-usage=110018/100000): calls are
+    # refused with REQUEST_LIMIT_EXCEEDED only once usage reaches max * (1 + this). 0 = refuse at max.
+    api_overshoot_ratio: float = 0.1
+    # Usage is counted over a rolling window of the org's clock; calls older than this no longer count.
+    api_usage_window_seconds: float = 24 * 3600
+    # Query pages are "up to" the batch size: each page holds between half and all of it (seeded).
+    # False = exactly the batch size (except the last page).
+    query_page_size_varies: bool = True
+    # One row of a Collections create/update/upsert naming an unknown field: "request" answers the whole
+    # request 400 INVALID_FIELD (the stricter reading; Salesforce's docs do not say), "row" fails that row alone.
+    collections_unknown_field: str = "request"
+    # External id fields without the Unique attribute, "Object.Field__c" (a custom text field is added):
+    # several records may share a value, and an upsert matching more than one answers 300.
+    non_unique_external_ids: list[str] = field(default_factory=list)
+
+
+# Fields that /__emulator/config (RunningEmulator.configure) may change while the org runs; reset() restores them.
+RUNTIME_OPTIONS = (
+    "bulk_processing_delay_seconds",
+    "bulk_results_in_order",
+    "api_overshoot_ratio",
+    "api_usage_window_seconds",
+    "query_page_size_varies",
+    "collections_unknown_field",
+)

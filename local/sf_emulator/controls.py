@@ -6,6 +6,7 @@ from typing import Any
 
 from . import values
 from .cdc import CdcRelay
+from .config import RUNTIME_OPTIONS
 from .errors import SalesforceError, not_found
 from .org import Org
 from .outbound import OutboundSender
@@ -88,3 +89,16 @@ def reset(org: Org, outbound: OutboundSender, cdc: CdcRelay) -> None:
     outbound.clear()
     cdc.clear()
     org.clock.set_offset(0)
+    configure(org, org.runtime_defaults)
+
+
+def configure(org: Org, options: dict[str, Any]) -> dict[str, Any]:
+    """Change runtime options (config.RUNTIME_OPTIONS) of the running org; answers all of them."""
+    unknown = sorted(set(options) - set(RUNTIME_OPTIONS))
+    if unknown:
+        raise ValueError(f"not runtime options: {', '.join(unknown)} (allowed: {', '.join(RUNTIME_OPTIONS)})")
+    if options.get("collections_unknown_field", "request") not in ("request", "row"):
+        raise ValueError("collections_unknown_field must be 'request' or 'row'")
+    for name, value in options.items():
+        setattr(org.config, name, value)
+    return {name: getattr(org.config, name) for name in RUNTIME_OPTIONS}

@@ -5,6 +5,9 @@ from __future__ import annotations
 import random
 import re
 import threading
+import time
+from collections import deque
+from collections.abc import Callable
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -178,34 +181,93 @@ class Counters:
 
 
 class ApiLimits:
-    """DailyApiRequests: every charged call adds one; once used reaches max, calls are refused (403)."""
+    """DailyApiRequests as a real org counts it: calls in a rolling window of the org's clock, allowed to overshoot.
 
-    def __init__(self, maximum: int) -> None:
+    Each charged call is remembered (per second of the org's clock), so usage falls on its own as calls leave the
+    window ("API Request Limits and Allocations": a rolling 24-hour period). A real org keeps answering for a
+    while past its allocation (`Sforce-Limit-Info: api-usage=110018/100000`, "used can exceed max"): calls are
+    refused with REQUEST_LIMIT_EXCEEDED only once usage reaches max * (1 + overshoot_ratio).
+    """
+
+    def __init__(
+        self,
+        maximum: int,
+        now: Callable[[], float] | None = None,
+        window_seconds: Callable[[], float] | float = 24 * 3600,
+        overshoot_ratio: Callable[[], float] | float = 0.0,
+    ) -> None:
         self.max = maximum
-        self.used = 0
+        self._now = now or time.time
+        self._window = window_seconds if callable(window_seconds) else (lambda: float(window_seconds))
+        self._overshoot = overshoot_ratio if callable(overshoot_ratio) else (lambda: float(overshoot_ratio))
+        self._calls: deque[list[float]] = deque()  # [org-clock second, calls charged in it], oldest first
+        self._used = 0
         self._lock = threading.Lock()
+
+    def _expire(self) -> None:
+        horizon = self._now() - self._window()
+        while self._calls and self._calls[0][0] <= horizon:
+            self._used -= int(self._calls.popleft()[1])
+
+    def _add(self, calls: int, at: float) -> None:
+        if calls <= 0:
+            return
+        second = float(int(at))
+        if self._calls and self._calls[-1][0] == second:
+            self._calls[-1][1] += calls
+        elif not self._calls or self._calls[-1][0] < second:
+            self._calls.append([second, float(calls)])
+        else:  # an older timestamp (add_usage with seconds_ago): keep the deque ordered
+            items = sorted([*self._calls, [second, float(calls)]], key=lambda item: item[0])
+            self._calls = deque(items)
+        self._used += calls
+
+    @property
+    def used(self) -> int:
+        with self._lock:
+            self._expire()
+            return self._used
+
+    def refuse_at(self) -> int:
+        """The usage at which calls are refused: the allocation plus the overshoot a real org tolerates."""
+        return self.max + int(self.max * max(self._overshoot(), 0.0))
 
     def charge(self) -> None:
         with self._lock:
-            if self.used >= self.max:
+            self._expire()
+            if self._used >= self.refuse_at():
                 raise SalesforceError(403, "REQUEST_LIMIT_EXCEEDED", TOTAL_REQUESTS_MESSAGE, include_fields=False)
-            self.used += 1
+            self._add(1, self._now())
 
     def exhausted(self) -> bool:
         with self._lock:
-            return self.used >= self.max
+            self._expire()
+            return self._used >= self.refuse_at()
 
     def header(self) -> str:
         with self._lock:
-            return f"api-usage={self.used}/{self.max}"
+            self._expire()
+            return f"api-usage={self._used}/{self.max}"
 
-    def set(self, maximum: int | None = None, used: int | None = None) -> None:
+    def set(self, maximum: int | None = None, used: int | None = None, seconds_ago: float = 0.0) -> None:
+        """Set the allocation and/or replace the usage by `used` calls made `seconds_ago` on the org's clock."""
         with self._lock:
             if maximum is not None:
                 self.max = maximum
             if used is not None:
-                self.used = used
+                self._calls.clear()
+                self._used = 0
+                self._add(used, self._now() - seconds_ago)
+                self._expire()
+
+    def add(self, calls: int, seconds_ago: float = 0.0) -> None:
+        """Add usage made `seconds_ago` (e.g. other integrations' calls spread over the window)."""
+        with self._lock:
+            self._add(calls, self._now() - seconds_ago)
+            self._expire()
 
     def remaining(self) -> int:
+        """Max minus used: negative while the org runs past its allocation, as GET /limits reports it."""
         with self._lock:
-            return max(self.max - self.used, 0)
+            self._expire()
+            return self.max - self._used

@@ -11,7 +11,7 @@ from typing import Any
 
 from . import values
 from .auth import Sessions
-from .config import EmulatorConfig
+from .config import RUNTIME_OPTIONS, EmulatorConfig
 from .errors import SalesforceError, json_parser_error
 from .faults import ApiLimits, Counters, Faults
 from .ids import IdFactory
@@ -86,13 +86,19 @@ def error_reply(exc: SalesforceError) -> Reply:
 class Org:
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
-        self.schemas = build_schemas(config.picklist_overrides)
+        self.schemas = build_schemas(config.picklist_overrides, config.non_unique_external_ids)
         self.clock = values.Clock()
         self.ids = IdFactory()
         closed = {p.value for p in self.schemas["case"].fields["status"].picklist if p.closed}
         self.store = Store(self.schemas, self.ids, self.clock, {config.user_id, config.admin_user_id}, closed)
         self.sessions = Sessions(config)
-        self.limits = ApiLimits(config.daily_api_limit)
+        self.limits = ApiLimits(
+            config.daily_api_limit,
+            now=lambda: self.clock.now_precise().timestamp(),  # the window follows the org's clock (advance_clock)
+            window_seconds=lambda: self.config.api_usage_window_seconds,
+            overshoot_ratio=lambda: self.config.api_overshoot_ratio,
+        )
+        self.runtime_defaults = {name: getattr(config, name) for name in RUNTIME_OPTIONS}
         self.faults = Faults(config.random_seed)
         self.counters = Counters()
         self.base_url = ""  # set once the server is bound

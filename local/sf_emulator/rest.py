@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import secrets
 import time
 from typing import Any
@@ -217,7 +218,13 @@ def external_row(org: Org, call: Call, obj: ObjectDef, field_name: str, value: s
                 return Reply(201, save_result(record_id, True if version_at_least(call.version, 46.0) else None))
             return row(org, call, obj, value)
         return row(org, call, obj, value)
-    existing = org.store.find_by_external(obj, fdef, value)
+    matches = org.store.find_all_by_external(obj, fdef, value)
+    if len(matches) > 1 and call.method in ("GET", "PATCH", "POST", "DELETE"):
+        # A non-unique external id matching several records: 300 Multiple Choices listing their URLs, nothing
+        # written ("Upsert Records Using sObject Rows by External ID"; simple-salesforce raises
+        # SalesforceMoreThanOneRecord for it).
+        return Reply(300, [record_url(call.version, obj, record_id) for record_id in matches])
+    existing = matches[0] if matches else None
     if call.method == "GET":
         record = org.store.get(obj, existing) if existing else None
         if record is None:
@@ -312,17 +319,26 @@ def query(org: Org, call: Call, include_deleted: bool, parts: list[str]) -> Repl
 def page(
     org: Org, call: Call, records: list[dict[str, Any]], size: int, locator: str | None = None, start: int = 0
 ) -> Reply:
-    chunk = records[start : start + size]
+    if locator is None and start + size < len(records):
+        locator = org.ids.new("01g")
+        with org.lock:
+            org.cursors[locator] = {"records": records, "size": size, "touched": time.time()}
+    chunk = records[start : start + page_size(org, size, locator, start)]
     end = start + len(chunk)
     body: dict[str, Any] = {"totalSize": len(records), "done": end >= len(records)}
     if end < len(records):
-        if locator is None:
-            locator = org.ids.new("01g")
-            with org.lock:
-                org.cursors[locator] = {"records": records, "size": size, "touched": time.time()}
         body["nextRecordsUrl"] = f"/services/data/v{call.version}/query/{locator}-{end}"
     body["records"] = chunk
     return Reply(200, body)
+
+
+def page_size(org: Org, size: int, locator: str | None, start: int) -> int:
+    """Rows in this page: "up to 2,000" (or the batchSize asked for) and "not guaranteed to be the requested
+    size" (REST API Developer Guide, Query / Sforce-Query-Options header): between half the batch size and all of
+    it, drawn from random_seed, the cursor and the position, so the same request pages the same way again."""
+    if not org.config.query_page_size_varies or locator is None:
+        return size
+    return random.Random(f"{org.config.random_seed}:{locator}:{start}").randint(max(1, size // 2), size)
 
 
 def query_more(org: Org, call: Call, token: str) -> Reply:

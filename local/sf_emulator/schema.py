@@ -558,8 +558,11 @@ AUTO_NUMBERS: dict[str, tuple[str, int, int]] = {
 USER_KEY_PREFIX = "005"
 
 
-def build_schemas(overrides: dict[str, list[PicklistValue]] | None = None) -> dict[str, ObjectDef]:
-    """Schemas keyed by lower-case object name, with picklists applied (overrides win)."""
+def build_schemas(
+    overrides: dict[str, list[PicklistValue]] | None = None, non_unique_external_ids: list[str] | None = None
+) -> dict[str, ObjectDef]:
+    """Schemas keyed by lower-case object name, with picklists applied (overrides win) and the configured
+    non-unique external id fields ("Object.Field__c": External ID without Unique) added."""
     picklists = {**PICKLISTS, **(overrides or {})}
     schemas: dict[str, ObjectDef] = {}
     for name, prefix, plural, has_owner, own_fields in _DEFINITIONS:
@@ -571,7 +574,14 @@ def build_schemas(overrides: dict[str, list[PicklistValue]] | None = None) -> di
                 copy.picklist = list(picklists[key])
                 copy.restricted = key in RESTRICTED_PICKLISTS
             fields[copy.name.lower()] = copy
+        for key in non_unique_external_ids or []:
+            object_name, _, field_name = key.partition(".")
+            if object_name.lower() == name.lower() and field_name.lower() not in fields:
+                fields[field_name.lower()] = _f(field_name, "string", 255, external_id=True, custom=True)
         schemas[name.lower()] = ObjectDef(
             name=name, key_prefix=prefix, label=name, label_plural=plural, fields=fields, has_owner=has_owner
         )
+    unknown = [k for k in non_unique_external_ids or [] if k.partition(".")[0].lower() not in schemas]
+    if unknown:
+        raise ValueError(f"non_unique_external_ids names unknown objects: {', '.join(unknown)}")
     return schemas

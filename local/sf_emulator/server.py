@@ -167,8 +167,17 @@ class RunningEmulator:
     def expire_sessions(self, token: str | None = None) -> int:
         return self.org.sessions.expire(token)
 
-    def set_limits(self, max: int | None = None, used: int | None = None) -> None:
-        self.org.limits.set(max, used)
+    def set_limits(self, max: int | None = None, used: int | None = None, seconds_ago: float = 0.0) -> None:
+        """The daily allocation and/or the usage (`used` calls made `seconds_ago` on the org's clock)."""
+        self.org.limits.set(max, used, seconds_ago)
+
+    def add_api_usage(self, calls: int, seconds_ago: float = 0.0) -> None:
+        """More usage, made `seconds_ago`: it leaves the rolling window `api_usage_window_seconds` later."""
+        self.org.limits.add(calls, seconds_ago)
+
+    def configure(self, **options: Any) -> dict[str, Any]:
+        """Change runtime options (config.RUNTIME_OPTIONS) while the org runs; reset() restores them."""
+        return controls.configure(self.org, options)
 
     def api_usage(self) -> tuple[int, int]:
         return self.org.limits.used, self.org.limits.max

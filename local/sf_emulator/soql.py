@@ -67,6 +67,8 @@ DATE_KEYWORDS = frozenset(
     }
 )
 DATE_N_KEYWORDS = frozenset({"last_n_days", "next_n_days", "n_days_ago", "last_n_weeks", "next_n_weeks"})
+FIELDS_MAX_LIMIT = 200
+FIELDS_LIMIT_MESSAGE = "The SOQL FIELDS function must have a LIMIT of at most 200"
 INVALID_TYPE_SUFFIX = (
     "If you are attempting to use a custom object, be sure to append the '__c' after the entity name. "
     "Please reference your WSDL or the describe call for the appropriate names."
@@ -500,6 +502,10 @@ def resolve(q: Query, schemas: dict[str, ObjectDef]) -> Query:
         visit(q.where)
     for key in q.order:
         key.fdef = lookup(key.field, key.pos)
+    if q.fields_macro in ("all", "custom") and (q.limit is None or q.limit > FIELDS_MAX_LIMIT):
+        # "FIELDS(ALL) and FIELDS(CUSTOM) are unbounded ... you must use LIMIT n, where n is 200 or less"
+        # (SOQL and SOSL Reference, SELECT / FIELDS(): Bounded and Unbounded Queries); FIELDS(STANDARD) is bounded.
+        raise SalesforceError(400, "MALFORMED_QUERY", FIELDS_LIMIT_MESSAGE, include_fields=False)
     return q
 
 

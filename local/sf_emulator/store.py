@@ -87,8 +87,20 @@ class Store:
             return self.tables[obj.name.lower()].get(to18(record_id)) if looks_like_id(record_id) else None
 
     def find_by_external(self, obj: ObjectDef, fdef: FieldDef, value: str) -> str | None:
+        """The one live record with this external id (the first, if a non-unique field matches several)."""
+        matches = self.find_all_by_external(obj, fdef, value)
+        return matches[0] if matches else None
+
+    def find_all_by_external(self, obj: ObjectDef, fdef: FieldDef, value: str) -> list[str]:
+        """Live records with this external id: at most one for a unique field (matched case-insensitively, as
+        the hub's Hub_Id__c), any number for a non-unique one (matched exactly: Salesforce matches
+        case-insensitively only fields with Unique and "Treat ABC and abc as duplicate values")."""
         with self.lock:
-            return self._ext_index.get((obj.name.lower(), fdef.name.lower()), {}).get(str(value).lower())
+            if fdef.unique:
+                found = self._ext_index.get((obj.name.lower(), fdef.name.lower()), {}).get(str(value).lower())
+                return [found] if found else []
+            rows = self.tables[obj.name.lower()].values()
+            return [r["Id"] for r in rows if not r["IsDeleted"] and r.get(fdef.name) == str(value)]
 
     def scan(self, obj: ObjectDef, include_deleted: bool) -> list[dict[str, Any]]:
         with self.lock:
@@ -459,7 +471,10 @@ class Store:
     ) -> tuple[str, bool]:
         """Create or update by external id; returns (id, created)."""
         with self.lock:
-            existing = self.find_by_external(obj, ext_field, value) if value not in (None, "") else None
+            matches = self.find_all_by_external(obj, ext_field, value) if value not in (None, "") else []
+            if len(matches) > 1:
+                raise MultipleMatches(ext_field.name, str(value), matches)
+            existing = matches[0] if matches else None
             body = {k: v for k, v in data.items() if k.lower() != ext_field.name.lower()}
             if existing is None:
                 return self.insert(txn, obj, {**body, ext_field.name: value}), True
@@ -555,6 +570,40 @@ class Store:
             self._auto_numbers.clear()
             self.ids.load({})
             self.version += 1
+
+
+class MultipleMatches(SalesforceError):
+    """An upsert whose external id matches several records (a non-unique external id field): nothing is written.
+
+    The sObject Rows by External ID resource answers 300 with the matching records' URLs ("If the external ID
+    matches multiple existing records, then a 300 error is returned, and no records are created or updated").
+    A Collections or Bulk row reports it as DUPLICATE_EXTERNAL_ID (the SOAP API StatusCode for "a user-specified
+    external ID matches more than one record during an upsert"; the message text is ours).
+    """
+
+    def __init__(self, field_name: str, value: str, record_ids: list[str]) -> None:
+        super().__init__(
+            300,
+            "DUPLICATE_EXTERNAL_ID",
+            f"{field_name}: the external id {value} matches more than one record: {', '.join(record_ids)}",
+            [field_name],
+        )
+        self.record_ids = record_ids
+
+
+def ext_key(fdef: FieldDef, value: Any) -> str:
+    """How one write compares external id values: case-insensitively for a unique field, exactly otherwise."""
+    text = "" if value is None else str(value)
+    return text.lower() if fdef.unique else text
+
+
+def duplicate_external_id(value: Any) -> SalesforceError:
+    """Two rows of one write (a Collections upsert, a Bulk 2.0 chunk) name the same external id: both fail.
+
+    Not in Salesforce's REST docs; the text is the one real orgs send and public clients match on
+    ("DUPLICATE_VALUE" with "Duplicate external id specified: <value>").
+    """
+    return SalesforceError(400, "DUPLICATE_VALUE", f"Duplicate external id specified: {value}", [])
 
 
 def _restore(fdef: FieldDef, value: Any) -> Any:

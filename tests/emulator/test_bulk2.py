@@ -79,6 +79,7 @@ def test_raw_ingest_lifecycle_and_job_info(http, data_url, emu):
     assert upload.status_code == 201
     closed = http.patch(f"{data_url}/jobs/ingest/{job['id']}", json={"state": "UploadComplete"}).json()
     assert closed["state"] == "UploadComplete"
+    emu.advance_clock(1)  # past the processing delay (bulk_processing_delay_seconds, on the org's clock)
     info = http.get(f"{data_url}/jobs/ingest/{job['id']}").json()
     assert info["state"] == "JobComplete" and info["jobType"] == "V2Ingest"
     assert (info["numberRecordsProcessed"], info["numberRecordsFailed"]) == (2, 1)
@@ -124,6 +125,7 @@ def test_raw_query_job_locators(http, data_url, emu):
     )
     assert job.status_code == 200 and job.json()["state"] == "UploadComplete"
     job_id = job.json()["id"]
+    emu.advance_clock(1)
     assert http.get(f"{data_url}/jobs/query/{job_id}").json()["state"] == "JobComplete"
     page = http.get(f"{data_url}/jobs/query/{job_id}/results", params={"maxRecords": 3})
     assert page.headers["Sforce-NumberOfRecords"] == "3"

@@ -12,6 +12,7 @@ pytestmark = pytest.mark.emulator
 
 
 def test_limit_exhaustion_is_403_and_counts_stop(http, data_url, emu):
+    emu.configure(api_overshoot_ratio=0)  # refuse at max, no overshoot
     emu.set_limits(max=3, used=0)
     for expected in ("api-usage=1/3", "api-usage=2/3", "api-usage=3/3"):
         assert http.get(f"{data_url}/limits").headers["Sforce-Limit-Info"] == expected
@@ -25,7 +26,9 @@ def test_limit_exhaustion_is_403_and_counts_stop(http, data_url, emu):
 
 def test_limits_control_endpoint(emu, http, data_url):
     control = session_for(emu)
-    assert control.post(f"{emu.url}/__emulator/limits", json={"max": 50, "used": 49}).json() == {"max": 50, "used": 49}
+    assert control.post(f"{emu.url}/__emulator/config", json={"api_overshoot_ratio": 0}).status_code == 200
+    answer = control.post(f"{emu.url}/__emulator/limits", json={"max": 50, "used": 49}).json()
+    assert answer == {"max": 50, "used": 49, "remaining": 1, "refused_from": 50}
     assert http.get(f"{data_url}/limits").json()["DailyApiRequests"] == {"Max": 50, "Remaining": 0}
     assert http.get(f"{data_url}/limits").status_code == 403
 
@@ -228,16 +231,17 @@ def test_fault_rule_validation(emu):
     assert control.get(f"{emu.url}/__emulator/faults").json()["rules"] == []
 
 
-def _finished_ingest_job(http, data_url):
+def _finished_ingest_job(http, data_url, emu):
     job = http.post(f"{data_url}/jobs/ingest", json={"object": "Account", "operation": "insert"}).json()
     http.put(f"{data_url}/jobs/ingest/{job['id']}/batches", data=b"Name\nOne\n\n", headers={"Content-Type": "text/csv"})
     http.patch(f"{data_url}/jobs/ingest/{job['id']}", json={"state": "UploadComplete"})
+    emu.advance_clock(1)  # past the processing delay
     return job["id"]
 
 
 @pytest.mark.parametrize("resource", ["successfulResults", "failedResults", "unprocessedrecords"])
 def test_bulk_ingest_results_fail_by_path_prefix_or_suffix(http, data_url, emu, resource):
-    job_id = _finished_ingest_job(http, data_url)
+    job_id = _finished_ingest_job(http, data_url, emu)
     results = f"{data_url}/jobs/ingest/{job_id}/{resource}"
     # by path prefix: needs the job id (the versioned or unversioned path both work)
     emu.add_fault(path_prefix=f"/jobs/ingest/{job_id}/{resource}", method="GET", status=503, count=1)
@@ -250,7 +254,7 @@ def test_bulk_ingest_results_fail_by_path_prefix_or_suffix(http, data_url, emu, 
     assert http.get(results).status_code == 200  # count spent
     # by path suffix: any job (its id unknown when the rule is made)
     emu.add_fault(kind="bulk_ingest", path_suffix=f"/{resource}", status=500, error_code="UNKNOWN_EXCEPTION", count=1)
-    other_job = _finished_ingest_job(http, data_url)
+    other_job = _finished_ingest_job(http, data_url, emu)
     assert http.get(f"{data_url}/jobs/ingest/{other_job}").json()["state"] == "JobComplete"
     failed = http.get(f"{data_url}/jobs/ingest/{other_job}/{resource}")
     assert failed.status_code == 500 and failed.json()[0]["errorCode"] == "UNKNOWN_EXCEPTION"
@@ -264,6 +268,7 @@ def test_bulk_query_results_fail_then_the_same_locator_serves(http, data_url, em
         "id"
     ]
     emu.add_fault(kind="bulk_query", path_suffix="/results", status=503, count=1)
+    emu.advance_clock(1)
     assert http.get(f"{data_url}/jobs/query/{job_id}").json()["state"] == "JobComplete"
     assert http.get(f"{data_url}/jobs/query/{job_id}/results").status_code == 503
     page = http.get(f"{data_url}/jobs/query/{job_id}/results")

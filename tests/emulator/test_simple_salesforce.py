@@ -46,6 +46,7 @@ def test_errors_map_to_simple_salesforce_exceptions(sf, emu, token):
 
 
 def test_query_query_all_and_paging(sf, emu):
+    emu.configure(query_page_size_varies=False)  # pages of exactly the batch size, to count them
     emu.seed("Account", [{"Name": f"A{i:04d}", "Hub_Id__c": f"ACC-{i}"} for i in range(2100)])
     first = sf.query("SELECT Id, Name FROM Account ORDER BY Name")
     assert first["done"] is False and len(first["records"]) == 2000

@@ -207,6 +207,7 @@ def test_query_http_count_and_query_all(http, data_url, emu):
 
 
 def test_paging_default_and_batch_size_header(http, data_url, emu):
+    emu.configure(query_page_size_varies=False)  # pages of exactly the batch size, to count them
     emu.seed("Contact", [{"LastName": f"C{i:04d}"} for i in range(2450)])
     first = http.get(f"{data_url}/query", params={"q": "SELECT Id, LastName FROM Contact ORDER BY LastName"}).json()
     assert first["totalSize"] == 2450 and first["done"] is False and len(first["records"]) == 2000
