@@ -270,8 +270,10 @@ def _process(org: Org, job: dict[str, Any]) -> None:
                     fault = org.faults.pick("bulk_ingest", "/jobs/ingest", "PATCH", scope="record")
                     if fault is not None and fault.error_code:
                         raise fault.error(str(data.get("Id", "")))
-                    if repeated and ext_key(ext_field, _cell(header, padded, ext_field.name)) in repeated:
-                        raise duplicate_external_id(_cell(header, padded, ext_field.name))
+                    if repeated and ext_field is not None:
+                        value = _cell(header, padded, ext_field.name)
+                        if ext_key(ext_field, value) in repeated:
+                            raise duplicate_external_id(value)
                     record_id, created = _apply(org, txn, obj, operation, ext_field, data)
                     job["results"]["successful"].append([record_id, "true" if created else "false", *padded])
                 except SalesforceError as exc:
@@ -354,7 +356,7 @@ def _ingest_results(org: Org, job: dict[str, Any], resource: str) -> Reply:
 
 
 def _in_result_order(org: Org, job: dict[str, Any], rows: list[list[Any]]) -> list[list[Any]]:
-    """"The order of records in the response is not guaranteed to match the ordering of records in the original
+    """ "The order of records in the response is not guaranteed to match the ordering of records in the original
     job data" (Bulk API 2.0, Get Job Successful Record Results): shuffled, the same way for the same seed and job."""
     if org.config.bulk_results_in_order:
         return rows

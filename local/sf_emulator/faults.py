@@ -6,9 +6,8 @@ import random
 import re
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable
-from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 

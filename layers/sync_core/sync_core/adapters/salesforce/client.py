@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -69,8 +70,9 @@ class ClientOptions:
     bulk_threshold: int
     ca_bundle: str | None = None
     timeout: tuple[float, float] = (5.0, 60.0)  # (connect, read) seconds
-    bulk_poll_interval: float = 2.0
-    bulk_max_polls: int = 30
+    bulk_poll_interval: float = 0.5  # the first wait after closing a job; each later one is 1.5 times longer
+    bulk_poll_max_interval: float = 30.0
+    bulk_max_polls: int = 30  # about 11 minutes of waiting in all
     bulk_results_page_size: int = 50_000
 
 
@@ -221,11 +223,13 @@ class SalesforceClient(SalesforceApi):
         return self._write(_typed(sobject, records), method="PATCH", path="composite/sobjects")
 
     def upsert_many(self, sobject: str, records: Sequence[Mapping[str, Any]], external_id_field: str) -> WriteOutcome:
-        if use_bulk(len(records), self._options.bulk_threshold):
-            return self.bulk_ingest(sobject, BulkOperation.UPSERT, records, external_id_field)
-        return self._write(
-            _typed(sobject, records), method="PATCH", path=f"composite/sobjects/{sobject}/{external_id_field}"
-        )
+        def send(unique: Sequence[Mapping[str, Any]]) -> WriteOutcome:
+            if use_bulk(len(unique), self._options.bulk_threshold):
+                return self._bulk_ingest(sobject, BulkOperation.UPSERT, unique, external_id_field)
+            path = f"composite/sobjects/{sobject}/{external_id_field}"
+            return self._write(_typed(sobject, unique), method="PATCH", path=path)
+
+        return once_per_external_id(records, external_id_field, send)
 
     def delete_many(self, sobject: str, record_ids: Sequence[str]) -> WriteOutcome:
         if use_bulk(len(record_ids), self._options.bulk_threshold):
@@ -247,6 +251,7 @@ class SalesforceClient(SalesforceApi):
             return self._unsent(items, failed.failure)
         results: list[RecordResult] = []
         waiting: list[tuple[int, Any]] = []  # deferred records (index, item), sent again later, never failed
+        resend: list[tuple[int, Any]] = []  # innocent rows of a request refused for another row's unknown field
         reason, resume = decision.reason, decision.resume_after
         with self._spending(decision.granted):
             for number, chunks in enumerate(calls[: decision.granted]):
@@ -258,11 +263,21 @@ class SalesforceClient(SalesforceApi):
                         reason, resume = self._deferral(failed.failure)
                         waiting += _records_of(calls[number : decision.granted])
                         break
-                    # A request-level rejection (e.g. unknown field on the object) fails the call's records.
-                    results.extend(RecordResult.failed(index, failed.failure) for chunk in chunks for index, _ in chunk)
+                    # A request-level rejection fails the call's records, except the innocent rows of a request
+                    # refused for one row's unknown field: those are sent again without it.
+                    for chunk in chunks:
+                        refused, innocent = _split_on_unknown_field(failed.failure, chunk)
+                        results.extend(refused)
+                        resend.extend(innocent)
                     continue
                 stop = False
                 for chunk, (http_status, body) in zip(chunks, answers, strict=True):
+                    if http_status >= 400:
+                        refused, innocent = _split_on_unknown_field(failures_from_body(http_status, body)[0], chunk)
+                        if innocent:
+                            results.extend(refused)
+                            resend.extend(innocent)
+                            continue
                     chunk_results, failure = collection_results([index for index, _ in chunk], http_status, body)
                     results.extend(chunk_results)
                     if failure is not None:
@@ -284,7 +299,11 @@ class SalesforceClient(SalesforceApi):
                 reason=reason,
                 resume_after=resume,
             )
-        return WriteOutcome(results=sorted(results, key=lambda result: result.index), deferred=deferred)
+        outcome = WriteOutcome(results=sorted(results, key=lambda result: result.index), deferred=deferred)
+        if resend:  # each round drops at least one row (the ones naming the field), so this ends
+            again = self._write([item for _, item in resend], method=method, path=path)
+            outcome = _merged(outcome, again, [index for index, _ in resend])
+        return outcome
 
     def _unsent(self, items: list[Any], failure: SalesforceFailure) -> WriteOutcome:
         """None of the items was sent because of `failure`: they wait if a later try may pass, else they fail."""
@@ -337,6 +356,21 @@ class SalesforceClient(SalesforceApi):
     # -------------------------------------------------------------- Bulk API 2.0
 
     def bulk_ingest(
+        self,
+        sobject: str,
+        operation: BulkOperation,
+        records: Sequence[Mapping[str, Any]],
+        external_id_field: str | None = None,
+    ) -> WriteOutcome:
+        if operation is BulkOperation.UPSERT and external_id_field:
+            return once_per_external_id(
+                records,
+                external_id_field,
+                lambda unique: self._bulk_ingest(sobject, operation, unique, external_id_field),
+            )
+        return self._bulk_ingest(sobject, operation, records, external_id_field)
+
+    def _bulk_ingest(
         self,
         sobject: str,
         operation: BulkOperation,
@@ -398,12 +432,20 @@ class SalesforceClient(SalesforceApi):
 
     def _wait_for_job(self, kind: Literal["ingest", "query"], job_id: str) -> dict[str, Any] | None:
         """The job once final, or None if it is still running after bulk_max_polls."""
-        for poll in range(self._options.bulk_max_polls):
+        for wait in self._poll_waits():
+            time.sleep(wait)
             job: dict[str, Any] = self._bulk_send("GET", f"{kind}/{job_id}").json()
             if job.get("state") in BULK_FINAL_STATES:
                 return job
-            time.sleep(min(self._options.bulk_poll_interval * (poll + 1), 30.0))
         return None
+
+    def _poll_waits(self) -> Iterator[float]:
+        """How long to wait before each job-status poll: a job is never complete when it is closed (UploadComplete,
+        then InProgress), small jobs finish within a second or two, big ones take minutes: start short, grow."""
+        wait = self._options.bulk_poll_interval
+        for _poll in range(self._options.bulk_max_polls):
+            yield wait
+            wait = min(wait * 1.5, self._options.bulk_poll_max_interval)
 
     def _ingest_results(
         self,
@@ -445,11 +487,11 @@ class SalesforceClient(SalesforceApi):
         operation = "queryAll" if include_deleted else "query"
         job_id = str(self._bulk_read("POST", "query", json={"operation": operation, "query": soql}).json()["id"])
         job: dict[str, Any] | None = None
-        for poll in range(self._options.bulk_max_polls):
+        for wait in self._poll_waits():
+            time.sleep(wait)
             job = self._bulk_read("GET", f"query/{job_id}").json()
             if job and job.get("state") in BULK_FINAL_STATES:
                 break
-            time.sleep(min(self._options.bulk_poll_interval * (poll + 1), 30.0))
         if not job or job.get("state") != "JobComplete":
             state = job.get("state") if job else "UNKNOWN"
             failure = SalesforceFailure(
@@ -680,3 +722,101 @@ def _all_deferred(items: list[Any], reason: DeferralReason, resume_after: dateti
     return WriteOutcome(
         deferred=DeferredWork(indexes=list(range(len(items))), items=items, reason=reason, resume_after=resume_after)
     )
+
+
+# ------------------------------------------------------------------ one record per external id, unknown fields
+
+UNKNOWN_FIELD_RE = re.compile(r"No such column '([^']+)'")
+
+
+def once_per_external_id(
+    records: Sequence[Mapping[str, Any]],
+    external_id_field: str,
+    send: Callable[[Sequence[Mapping[str, Any]]], WriteOutcome],
+) -> WriteOutcome:
+    """Send each external id once, its last record (the newest state), and give the earlier ones that record's fate.
+
+    Salesforce fails every row of one upsert (a Collections request, a Bulk 2.0 chunk) that names an external id
+    another row names too ("DUPLICATE_VALUE: Duplicate external id specified"): sending both would fail both. The
+    earlier records were superseded by the later one, as if sent one after the other: they get its result
+    (never `created`), or wait with it when it is deferred. Values compare exactly; Salesforce also matches a unique
+    external id case-insensitively, so "abc" and "ABC" still reach it together and fail there, per record.
+    """
+    last: dict[str, int] = {}
+    for index, record in enumerate(records):
+        key = record.get(external_id_field)
+        if key is not None and key != "":
+            last[str(key)] = index
+    kept = [index for index, record in enumerate(records) if _key_of(record, external_id_field, last) in (None, index)]
+    if len(kept) == len(records):
+        return send(records)
+    outcome = send([records[index] for index in kept])
+    results = {
+        kept[result.index]: result.model_copy(update={"index": kept[result.index]}) for result in outcome.results
+    }
+    deferred_indexes = {kept[index] for index in outcome.deferred.indexes} if outcome.deferred else set()
+    for index, record in enumerate(records):
+        winner = _key_of(record, external_id_field, last)
+        if winner is None or winner == index:
+            continue
+        if winner in deferred_indexes:
+            deferred_indexes.add(index)
+        elif winner in results:
+            results[index] = results[winner].model_copy(update={"index": index, "created": False})
+    deferred = None
+    if outcome.deferred is not None:
+        ordered = sorted(deferred_indexes)
+        deferred = outcome.deferred.model_copy(
+            update={"indexes": ordered, "items": [dict(records[index]) for index in ordered]}
+        )
+    return WriteOutcome(results=[results[index] for index in sorted(results)], deferred=deferred)
+
+
+def _key_of(record: Mapping[str, Any], field: str, last: Mapping[str, int]) -> int | None:
+    """The index of the record that is sent for this record's external id (None: it has none)."""
+    key = record.get(field)
+    return None if key is None or key == "" else last[str(key)]
+
+
+def _split_on_unknown_field(
+    failure: SalesforceFailure, chunk: list[tuple[int, Any]]
+) -> tuple[list[RecordResult], list[tuple[int, Any]]]:
+    """A Collections request refused as a whole: (results for the records it fails, records to send again).
+
+    When the refusal is INVALID_FIELD naming a field ("No such column 'X' ..."), only the records that carry that
+    field are at fault: they fail with it (permanent) and the others are sent again. Whether Salesforce refuses the
+    whole request for one row's unknown field or fails that row alone is not documented; both end the same way here.
+    """
+    match = UNKNOWN_FIELD_RE.search(failure.message) if failure.code == "INVALID_FIELD" else None
+    if match is None:
+        return [RecordResult.failed(index, failure) for index, _ in chunk], []
+    field = match.group(1).lower()
+    at_fault = [(index, item) for index, item in chunk if isinstance(item, Mapping) and field in map(str.lower, item)]
+    if not at_fault:
+        return [RecordResult.failed(index, failure) for index, _ in chunk], []
+    named = failure.model_copy(update={"fields": (match.group(1),)})
+    faulty = {index for index, _ in at_fault}
+    innocent = [(index, item) for index, item in chunk if index not in faulty]
+    return [RecordResult.failed(index, named) for index, _ in at_fault], innocent
+
+
+def _merged(first: WriteOutcome, again: WriteOutcome, indexes: list[int]) -> WriteOutcome:
+    """`first` plus the outcome of sending the records at `indexes` again (its indexes are positions in that list)."""
+    results = [
+        *first.results,
+        *(result.model_copy(update={"index": indexes[result.index]}) for result in again.results),
+    ]
+    deferred = first.deferred
+    if again.deferred is not None:
+        extra = [indexes[index] for index in again.deferred.indexes]
+        if deferred is None:
+            deferred = again.deferred.model_copy(update={"indexes": extra})
+        else:
+            pairs = sorted(
+                [*zip(deferred.indexes, deferred.items, strict=True), *zip(extra, again.deferred.items, strict=True)],
+                key=lambda pair: pair[0],
+            )
+            deferred = deferred.model_copy(
+                update={"indexes": [index for index, _ in pairs], "items": [item for _, item in pairs]}
+            )
+    return WriteOutcome(results=sorted(results, key=lambda result: result.index), deferred=deferred)
