@@ -76,9 +76,20 @@ class Controls:
     def clear_faults(self) -> None:
         self._send("DELETE", "/faults")
 
-    def limits(self, *, maximum: int | None = None, used: int | None = None) -> None:
-        body = {key: value for key, value in {"max": maximum, "used": used}.items() if value is not None}
+    def limits(self, *, maximum: int | None = None, used: int | None = None, seconds_ago: float = 0.0) -> None:
+        """The org's allocation and/or usage: `used` calls made `seconds_ago` on the org's clock."""
+        body: dict[str, Any] = {"seconds_ago": seconds_ago}
+        body |= {key: value for key, value in {"max": maximum, "used": used}.items() if value is not None}
         self._send("POST", "/limits", body)
+
+    def configure(self, **options: Any) -> dict[str, Any]:
+        """Runtime options of the emulated org (e.g. collections_unknown_field="row")."""
+        result: dict[str, Any] = self._send("POST", "/config", options)
+        return result
+
+    def advance_clock(self, seconds: float) -> None:
+        """Move the org's clock (its rolling API usage window and Bulk job processing follow it)."""
+        self._send("POST", "/clock", {"advance_seconds": seconds})
 
     def expire_sessions(self) -> None:
         self._send("POST", "/sessions/expire")
@@ -137,7 +148,8 @@ def emulator(key_pair: KeyPair, request: pytest.FixtureRequest) -> Iterator[Any]
             security_token=SECURITY_TOKEN,
             jwt_public_key_pem=key_pair.public_pem,
             default_query_batch_size=200,  # small pages, so paging is exercised with a few hundred rows
-            **options,
+            # an external id several records may share; the test's options may replace it
+            **{"non_unique_external_ids": ["Account.Legacy_Key__c"], **options},
         )
     )
     try:

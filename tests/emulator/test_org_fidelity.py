@@ -205,9 +205,9 @@ def test_an_upsert_matching_several_records_answers_300_with_their_urls(non_uniq
 
 
 def test_fields_all_and_custom_need_a_limit_of_at_most_200(http, data_url):
-    # "FIELDS(ALL) and FIELDS(CUSTOM) ... are unbounded ... you must use LIMIT n, where n is 200 or less"; FIELDS(STANDARD)
-    # is bounded (SOQL and SOSL Reference, SELECT: FIELDS(), Bounded and Unbounded Queries). Error text as Salesforce
-    # sends it: "The SOQL FIELDS function must have a LIMIT of at most 200".
+    # "FIELDS(ALL) and FIELDS(CUSTOM) ... are unbounded ... you must use LIMIT n, where n is 200 or less";
+    # FIELDS(STANDARD) is bounded (SOQL and SOSL Reference, SELECT: FIELDS(), Bounded and Unbounded Queries).
+    # Error text as Salesforce sends it: "The SOQL FIELDS function must have a LIMIT of at most 200".
     for query in ("SELECT FIELDS(ALL) FROM Account", "SELECT FIELDS(CUSTOM) FROM Account LIMIT 201"):
         refused = http.get(f"{data_url}/query", params={"q": query})
         assert refused.status_code == 400

@@ -51,6 +51,7 @@ PERMANENT_CODES = frozenset(
         "STRING_TOO_LONG",
         "NOT_FOUND",
         "MULTIPLE_RECORDS_FOUND",
+        "DUPLICATE_EXTERNAL_ID",  # an upsert row's external id matches several records
         "MALFORMED_QUERY",
         "INVALID_TYPE",
         "INVALID_GRANT",
@@ -237,7 +238,9 @@ def org_usage_is_current(usage: ApiUsage | None, now: datetime) -> bool:
     An older figure may say "exhausted" about a rolling 24 h window that has freed up since; trusting it would keep
     every container waiting until the hub's day ends.
     """
-    return usage is not None and usage.seen_at is not None and now - usage.seen_at <= ORG_ALLOCATION_PAUSE
+    # Strictly younger: work deferred for ORG_ALLOCATION resumes exactly ORG_ALLOCATION_PAUSE after the figure was
+    # seen, and must then ask Salesforce rather than be deferred again on the same figure.
+    return usage is not None and usage.seen_at is not None and now - usage.seen_at < ORG_ALLOCATION_PAUSE
 
 
 def resume_time(reason: DeferralReason, now: datetime) -> datetime:
