@@ -55,6 +55,22 @@ def test_an_upsert_naming_one_external_id_twice_sends_its_last_record_once(
     assert list(written) == ["TWICE-1"] and written["TWICE-1"]["Name"] == "New name"
 
 
+def test_a_deferred_upsert_defers_the_superseded_records_with_their_last_one(
+    make_client: ClientFactory, controls: Controls
+) -> None:
+    client = make_client()
+    list(client.query("SELECT Id FROM Account"))
+    controls.fault(kind="collections", status=503, error_code="SERVER_UNAVAILABLE", count=1)
+    rows = [{"Name": "Old", EXT: "DEF-1"}, {"Name": "Other", EXT: "DEF-2"}, {"Name": "New", EXT: "DEF-1"}]
+
+    outcome = client.upsert_many("Account", rows, EXT)
+
+    assert outcome.results == [] and outcome.deferred is not None
+    assert outcome.deferred.indexes == [0, 1, 2]  # every record waits, none is failed or dropped
+    assert [item["Name"] for item in outcome.deferred.items] == ["Old", "Other", "New"]
+    assert all(item["attributes"] == {"type": "Account"} for item in outcome.deferred.items)
+
+
 def test_external_ids_that_differ_only_in_case_fail_per_record_as_permanent(make_client: ClientFactory) -> None:
     # Hub_Id__c is unique and case-insensitive: Salesforce refuses both rows of one request
     # ("DUPLICATE_VALUE: Duplicate external id specified"); the sync engine logs them, nothing retries them.

@@ -765,11 +765,23 @@ def once_per_external_id(
             results[index] = results[winner].model_copy(update={"index": index, "created": False})
     deferred = None
     if outcome.deferred is not None:
+        # Deferred items keep the shape the write gave them (Collections items carry `attributes`).
+        sent_items = {kept[position]: item for position, item in zip(*_deferred_pairs(outcome), strict=True)}
         ordered = sorted(deferred_indexes)
-        deferred = outcome.deferred.model_copy(
-            update={"indexes": ordered, "items": [dict(records[index]) for index in ordered]}
-        )
+        items = []
+        for index in ordered:
+            if index in sent_items:
+                items.append(sent_items[index])
+                continue
+            shape = sent_items[_key_of(records[index], external_id_field, last) or 0]
+            attributes = shape.get("attributes") if isinstance(shape, Mapping) else None
+            items.append({"attributes": attributes, **records[index]} if attributes else dict(records[index]))
+        deferred = outcome.deferred.model_copy(update={"indexes": ordered, "items": items})
     return WriteOutcome(results=[results[index] for index in sorted(results)], deferred=deferred)
+
+
+def _deferred_pairs(outcome: WriteOutcome) -> tuple[list[int], list[Any]]:
+    return (outcome.deferred.indexes, outcome.deferred.items) if outcome.deferred else ([], [])
 
 
 def _key_of(record: Mapping[str, Any], field: str, last: Mapping[str, int]) -> int | None:
