@@ -45,15 +45,17 @@ class LinkTable:
     """Links held in memory: what a worker read in one batch, or what a test sets up."""
 
     by_hub_key: dict[tuple[str, str], str] = field(default_factory=dict)
+    by_salesforce_id: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def link(self, kind: str, hub_key: str, salesforce_id: str) -> None:
         self.by_hub_key[(kind, hub_key)] = salesforce_id
+        self.by_salesforce_id[(kind, salesforce_id)] = hub_key
 
     def salesforce_id(self, kind: str, hub_key: str) -> str | None:
         return self.by_hub_key.get((kind, hub_key))
 
     def hub_key(self, kind: str, salesforce_id: str) -> str | None:
-        return next((key for (k, key), sf_id in self.by_hub_key.items() if k == kind and sf_id == salesforce_id), None)
+        return self.by_salesforce_id.get((kind, salesforce_id))
 
 
 # ---------------------------------------------------------------- outcomes
