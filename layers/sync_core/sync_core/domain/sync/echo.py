@@ -3,6 +3,8 @@
 Whether changeOrigin carries the hub's client id for sObject Collections writes is not confirmed, so the
 sync does not rely on it: after each sync the state keeps a hash per mapped Salesforce field of the values
 last written (or applied). A change whose every mapped field hashes the same only repeats them.
+Check it after the stamp merge and before conflict detection: an echo that arrives after the user
+edited again must not count as Salesforce changing the record.
 """
 
 from __future__ import annotations
