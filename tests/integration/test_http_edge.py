@@ -131,6 +131,47 @@ def test_an_array_body_creates_nothing(apps: Any) -> None:
     assert after == before
 
 
+# ---------------------------------------------------------------- values of another JSON type than documented
+
+WRONG_JSON_TYPES = {
+    "boolean as integer": ("/records/Account", {"name": "Acme", "number_of_employees": False}, "number_of_employees"),
+    "integer as boolean": ("/records/Contact", {"last_name": "Jansen", "is_employee": 0}, "is_employee"),
+    "number as date": ("/records/Opportunity", {"name": "D", "stage": "Prospecting", "close_date": 0}, "close_date"),
+    "string as integer": ("/records/Account", {"name": "Acme", "number_of_employees": "12"}, "number_of_employees"),
+    "float as integer": ("/records/Account", {"name": "Acme", "number_of_employees": 12.5}, "number_of_employees"),
+    "number as string": ("/records/Account", {"name": 7}, "name"),
+}
+
+
+@pytest.mark.parametrize(("path", "body", "field"), WRONG_JSON_TYPES.values(), ids=WRONG_JSON_TYPES.keys())
+def test_a_value_of_another_json_type_than_documented_is_422_not_coerced(
+    apps: Any, path: str, body: dict[str, Any], field: str
+) -> None:
+    """Powertools validates in pydantic's lax mode (false taken as 0, 0 as a date): the edge must not."""
+    answer = send(apps, ("records_api", "POST", path), raw_body=json.dumps(body))
+    assert_error_shape(answer, 422)
+    assert any(error["field"] == f"body.{field}" for error in answer.body["errors"]), answer.body
+
+
+def test_a_patch_with_a_value_of_another_json_type_is_422_not_coerced(apps: Any) -> None:
+    created = send(apps, ("records_api", "POST", "/records/Contact"), raw_body='{"last_name": "Jansen"}')
+    assert created.status == 201, created.body
+    path = f"/records/Contact/{created.body['id']}"
+    answer = send(apps, ("records_api", "PATCH", path), raw_body='{"is_employee": 1}')
+    assert_error_shape(answer, 422)
+    assert any(error["field"] == "is_employee" for error in answer.body["errors"]), answer.body
+    unchanged = send(apps, ("records_api", "GET", path))
+    assert unchanged.body["version"] == 1
+    assert "is_employee" not in unchanged.body["fields"] or unchanged.body["fields"]["is_employee"] is False
+
+
+def test_documented_json_forms_are_accepted(apps: Any) -> None:
+    body = {"name": "Deal", "stage": "Prospecting", "close_date": "2026-12-31", "amount": 1250.5, "probability": 40}
+    answer = send(apps, ("records_api", "POST", "/records/Opportunity"), raw_body=json.dumps(body))
+    assert answer.status == 201, answer.body
+    assert answer.body["fields"]["close_date"] == "2026-12-31"
+
+
 # ---------------------------------------------------------------- numbers and nesting DynamoDB cannot store
 
 HOSTILE_NUMBERS = {

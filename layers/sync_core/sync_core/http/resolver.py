@@ -31,7 +31,7 @@ from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.shared.types import AnyCallableT
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from sync_core.config import ConfigurationError, require_settings
 from sync_core.errors import SyncHubError, ValidationFailedError
@@ -71,7 +71,30 @@ class _JsonBodyValidation(OpenAPIRequestValidationMiddleware):
                 f"request body must be application/json, not {content_type}",
                 errors=[{"loc": ("header", "content-type"), "type": "unsupported_content_type"}],
             )
-        return parse_json_object(text)
+        body = parse_json_object(text)
+        if body is not None:
+            _check_json_types(app.context["_route"].dependant.body_params, text)
+        return body
+
+
+def _check_json_types(body_params: Iterable[Any], text: str | None) -> None:
+    """Refuse a body whose values are not the JSON types the OpenAPI document names.
+
+    Powertools validates bodies in pydantic's lax Python mode, which turns `false` into 0, 0 into a date and
+    "1.5" into a float; a client must not see its wrong type silently accepted. Pydantic's strict JSON mode
+    accepts exactly what the schema documents (ISO strings for dates, strings for enums, numbers or
+    strings for decimals), so a body model is checked in that mode before the usual validation.
+    """
+    for param in body_params:
+        model = param.type_
+        if text is None or not (inspect.isclass(model) and issubclass(model, BaseModel)):
+            continue
+        try:
+            model.model_validate_json(text, strict=True)
+        except ValidationError as exc:
+            raise RequestValidationError(
+                [{**error, "loc": ("body", *error["loc"])} for error in exc.errors(include_url=False)]
+            ) from exc
 
 
 def _reads(func: Callable[..., Any], kind: type[Body] | type[Header], alias: str | None = None) -> bool:

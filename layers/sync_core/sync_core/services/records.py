@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pydantic import ValidationError
@@ -20,10 +21,14 @@ from sync_core.ports.stores import Clock, RecordStore, SequenceStore, SyncStateS
 
 
 def validate_fields(entity: EntityName, data: dict[str, Any]) -> dict[str, Any]:
-    """Validate an entity's fields with its model; the stored form is the model's JSON form."""
+    """Validate an entity's fields with its model; the stored form is the model's JSON form.
+
+    Strict JSON validation: a value must already have the documented JSON type (no `false` taken as 0, no 0
+    taken as a date), as the OpenAPI document says.
+    """
     model = _writable_model(entity)
     try:
-        fields: EntityFields = model.model_validate(data)
+        fields: EntityFields = model.model_validate_json(json.dumps(data), strict=True)
     except ValidationError as exc:
         raise ValidationFailedError(
             f"invalid {entity.value} fields",
