@@ -1,6 +1,7 @@
 """cases_api: cases through the Cases form's workflow, their activities and related cases, and case settings."""
 
 # No `from __future__ import annotations`: Powertools reads the annotations to validate and document routes.
+import inspect
 from collections.abc import Callable
 from functools import cache
 from http import HTTPStatus
@@ -11,28 +12,21 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, Field
 
-from sync_core.adapters.factories import CASES_SERVICE_SETTINGS, build_cases_service
+from sync_core.adapters.factories import CASES_SERVICE_SETTINGS, build_case_services
 from sync_core.config import get_settings
-from sync_core.domain.cases import (
-    Activity,
-    ActivityInput,
-    AssignmentRules,
-    AvailableTransitions,
-    CaseAction,
-    CaseClass,
+from sync_core.domain.cases.activities import Activity, ActivityInput
+from sync_core.domain.cases.models import (
     CaseCreate,
-    CaseReason,
     CaseRecord,
-    CaseStatus,
     CaseUpdate,
-    Contract,
     ContractUsageRecord,
     InvoiceRecord,
     RelatedCase,
     RelatedCaseView,
-    TransitionRequest,
-    Workgroup,
 )
+from sync_core.domain.cases.settings import SETTING_KINDS, AssignmentRules, SettingKind
+from sync_core.domain.cases.transitions import AvailableTransitions, TransitionRequest
+from sync_core.domain.cases.vocabulary import CaseAction, CaseReason, CaseStatus
 from sync_core.domain.records import Page
 from sync_core.errors import ValidationFailedError
 from sync_core.http.errors import ErrorBody
@@ -43,7 +37,7 @@ from sync_core.http.preconditions import etag
 from sync_core.http.resolver import HubResolver, api_handler
 from sync_core.http.writes import run_write
 from sync_core.observability import metrics
-from sync_core.services.cases import CasesService
+from sync_core.services.cases import CaseServices
 
 REQUIRED_SETTINGS = (*CASES_SERVICE_SETTINGS, "IDEMPOTENCY_TABLE")
 CASES = ["Cases"]
@@ -73,8 +67,8 @@ WRITE_ERRORS = (
 
 
 @cache
-def _service() -> CasesService:
-    return build_cases_service(get_settings())
+def _services() -> CaseServices:
+    return build_case_services(get_settings())
 
 
 def _version() -> int | None:
@@ -96,15 +90,20 @@ def _case_response(record: CaseRecord, status: HTTPStatus = HTTPStatus.OK) -> Re
 
 def _once(scope: str, payload: Any, write: Callable[[str], CaseRecord], key: str | None) -> CaseRecord:
     """Run a case write once per Idempotency-Key; a replay answers with the first call's case."""
+    stored = _once_json(scope, payload, lambda caller: write(caller).model_dump(mode="json"), key)
+    return CaseRecord.model_validate(stored)
+
+
+def _once_json(scope: str, payload: Any, write: Callable[[str], dict[str, Any]], key: str | None) -> dict[str, Any]:
+    """Run a write once per Idempotency-Key; a replay answers with the first call's (JSON) result."""
 
     def run(caller: Caller) -> dict[str, Any]:
-        record = write(caller.id)
+        result = write(caller.id)
         metrics.add_metric(name="CaseWritten", unit=MetricUnit.Count, value=1)
-        return record.model_dump(mode="json")
+        return result
 
     payload = {"body": payload, "if_match": app.current_event.headers.get("if-match")}
-    stored = run_write(app, run, scope=scope, idempotency_key=key, payload=payload)
-    return CaseRecord.model_validate(stored)
+    return run_write(app, run, scope=scope, idempotency_key=key, payload=payload)
 
 
 # ---------------------------------------------------------------- cases
@@ -120,7 +119,9 @@ def _once(scope: str, payload: Any, write: Callable[[str], CaseRecord], key: str
 )
 def create_case(body: Annotated[CaseCreate, Body()], idempotency_key: IdempotencyKey = None) -> Response[CaseRecord]:
     payload = body.model_dump(mode="json")
-    record = _once("cases.create", payload, lambda caller: _service().create_case(body, actor=caller), idempotency_key)
+    record = _once(
+        "cases.create", payload, lambda caller: _services().cases.create_case(body, actor=caller), idempotency_key
+    )
     return _case_response(record, HTTPStatus.CREATED)
 
 
@@ -137,7 +138,7 @@ def list_cases(
     limit: Limit = 25,
     cursor: Cursor = None,
 ) -> Page[CaseRecord]:
-    return _service().list_cases(status=status, owner=owner, account_id=account_id, limit=limit, cursor=cursor)
+    return _services().cases.list_cases(status=status, owner=owner, account_id=account_id, limit=limit, cursor=cursor)
 
 
 @app.get(
@@ -147,7 +148,7 @@ def list_cases(
     responses=answers(HTTPStatus.OK, "The case", HTTPStatus.NOT_FOUND, etag_header=True),
 )
 def get_case(case_id: str) -> Response[CaseRecord]:
-    return _case_response(_service().get_case(case_id))
+    return _case_response(_services().cases.get_case(case_id))
 
 
 @app.patch(
@@ -166,7 +167,7 @@ def update_case(
     record = _once(
         f"cases.update.{case_id}",
         body.model_dump(mode="json", exclude_unset=True),
-        lambda caller: _service().update_case(case_id, body, actor=caller, expected_version=version),
+        lambda caller: _services().cases.update_case(case_id, body, actor=caller, expected_version=version),
         idempotency_key,
     )
     return _case_response(record)
@@ -179,7 +180,7 @@ def update_case(
     responses=answers(HTTPStatus.OK, "The case's status and reason, and the actions available", HTTPStatus.NOT_FOUND),
 )
 def list_transitions(case_id: str) -> AvailableTransitions:
-    return _service().transitions(case_id)
+    return _services().workflow.transitions(case_id)
 
 
 @app.post(
@@ -200,7 +201,7 @@ def transition_case(
     record = _once(
         f"cases.transition.{case_id}",
         body.model_dump(mode="json"),
-        lambda caller: _service().transition(case_id, body, actor=caller, expected_version=version),
+        lambda caller: _services().workflow.transition(case_id, body, actor=caller, expected_version=version),
         idempotency_key,
     )
     return _case_response(record)
@@ -213,7 +214,7 @@ def transition_case(
     responses=answers(HTTPStatus.OK, "The invoice", HTTPStatus.NOT_FOUND),
 )
 def get_invoice(case_id: str) -> InvoiceRecord:
-    return _service().invoice(case_id)
+    return _services().workflow.invoice(case_id)
 
 
 @app.get(
@@ -223,7 +224,7 @@ def get_invoice(case_id: str) -> InvoiceRecord:
     responses=answers(HTTPStatus.OK, "The contract usage", HTTPStatus.NOT_FOUND),
 )
 def get_contract_usage(case_id: str) -> ContractUsageRecord:
-    return _service().contract_usage(case_id)
+    return _services().workflow.contract_usage(case_id)
 
 
 # ---------------------------------------------------------------- activities and related cases
@@ -231,17 +232,21 @@ def get_contract_usage(case_id: str) -> ContractUsageRecord:
 
 @app.get(
     "/cases/<case_id>/activities",
-    summary="The case's activities",
+    summary="The case's activities, a page at a time",
+    description="Oldest first (the order they were logged in, which is their number). Follow next_cursor "
+    "until it is null to walk them all, each exactly once.",
     tags=CASES,
-    responses=answers(HTTPStatus.OK, "The activities, oldest first", HTTPStatus.NOT_FOUND),
+    responses=answers(HTTPStatus.OK, "A page of activities, oldest first", HTTPStatus.NOT_FOUND),
 )
-def list_activities(case_id: str) -> list[Activity]:
-    return _service().activities(case_id)
+def list_activities(case_id: str, limit: Limit = 25, cursor: Cursor = None) -> Page[Activity]:
+    return _services().activities.activities(case_id, limit=limit, cursor=cursor)
 
 
 @app.post(
     "/cases/<case_id>/activities",
     summary="Log an activity on the case (the caller is its author)",
+    description="Without If-Match a write that loses a race with another write of the case is tried again, so "
+    "concurrent activities are all kept; with If-Match it is refused (412) once the case has moved on.",
     tags=CASES,
     responses=answers(HTTPStatus.CREATED, "The logged activity", *WRITE_ERRORS, etag_header=True),
 )
@@ -252,13 +257,13 @@ def add_activity(
     idempotency_key: IdempotencyKey = None,
 ) -> Response[Activity]:
     version = _version()
-    record = _once(
-        f"cases.activity.{case_id}",
-        body.model_dump(mode="json"),
-        lambda caller: _service().add_activity(case_id, body, actor=caller, expected_version=version),
-        idempotency_key,
-    )
-    return _with_etag(record.fields.activities[-1], record.version, HTTPStatus.CREATED)
+
+    def write(caller: str) -> dict[str, Any]:
+        record, logged = _services().activities.add_activity(case_id, body, actor=caller, expected_version=version)
+        return {"activity": logged.model_dump(mode="json"), "case_version": record.version}
+
+    stored = _once_json(f"cases.activity.{case_id}", body.model_dump(mode="json"), write, idempotency_key)
+    return _with_etag(Activity.model_validate(stored["activity"]), int(stored["case_version"]), HTTPStatus.CREATED)
 
 
 @app.get(
@@ -268,7 +273,7 @@ def add_activity(
     responses=answers(HTTPStatus.OK, "The related cases", HTTPStatus.NOT_FOUND),
 )
 def list_related_cases(case_id: str) -> list[RelatedCaseView]:
-    return _service().related_cases(case_id)
+    return _services().related.related_cases(case_id)
 
 
 @app.post(
@@ -287,13 +292,13 @@ def relate_case(
     record = _once(
         f"cases.relate.{case_id}",
         body.model_dump(mode="json"),
-        lambda caller: _service().relate_case(case_id, body, actor=caller, expected_version=version),
+        lambda caller: _services().related.relate_case(case_id, body, actor=caller, expected_version=version),
         idempotency_key,
     )
     return Response(
         status_code=HTTPStatus.OK.value,
         content_type=content_types.APPLICATION_JSON,
-        body=_service().related_cases(case_id),
+        body=_services().related.related_cases(case_id),
         headers={"ETag": etag(record.version)},
     )
 
@@ -318,7 +323,7 @@ def unrelate_case(
     record = _once(
         f"cases.unrelate.{case_id}",
         {"related_id": related_id},
-        lambda caller: _service().unrelate_case(case_id, related_id, actor=caller, expected_version=version),
+        lambda caller: _services().related.unrelate_case(case_id, related_id, actor=caller, expected_version=version),
         idempotency_key,
     )
     return Response(status_code=HTTPStatus.NO_CONTENT.value, headers={"ETag": etag(record.version)})
@@ -332,94 +337,56 @@ def _same_id(path_id: str, body_id: str, field: str) -> None:
         raise ValidationFailedError(f"{field} in the body ({body_id}) differs from the path ({path_id})", field=field)
 
 
-@app.get(
-    "/cases/settings/classes",
-    summary="Case classes",
-    tags=SETTINGS,
-    responses=answers(HTTPStatus.OK, "The case classes"),
-)
-def list_classes() -> list[CaseClass]:
-    return _service().list_classes()
+def register_setting_routes(kind: SettingKind[Any]) -> None:
+    """GET /cases/settings/<kind>, GET and PUT /cases/settings/<kind>/{id}: the same three routes for every kind
+    (named list_<noun>, get_<noun>, put_<noun> in the OpenAPI document, as when each was written out)."""
+    noun = kind.id_field.removesuffix("_id")
+    path_id = inspect.Parameter(kind.id_field, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=str)
+    body = inspect.Parameter("body", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Annotated[kind.model, Body()])
+
+    def list_settings() -> list[Any]:
+        return _services().settings.list_all(kind)
+
+    def get_setting(**path: str) -> Any:
+        return _services().settings.get(kind, path[kind.id_field])
+
+    def put_setting(body: Any, **path: str) -> Any:
+        _same_id(path[kind.id_field], kind.id_of(body), kind.id_field)
+        return _services().settings.put(kind, body)
+
+    # Powertools validates and documents a route from its signature: give each the kind's own.
+    routes: list[tuple[Callable[..., Any], str, list[inspect.Parameter], Any]] = [
+        (list_settings, f"list_{kind.name}", [], list[kind.model]),  # type: ignore[name-defined]
+        (get_setting, f"get_{noun}", [path_id], kind.model),
+        (put_setting, f"put_{noun}", [path_id, body], kind.model),
+    ]
+    for function, name, parameters, returns in routes:
+        function.__name__ = function.__qualname__ = name
+        function.__signature__ = inspect.Signature(parameters, return_annotation=returns)  # type: ignore[attr-defined]
+    collection, item = f"/cases/settings/{kind.name}", f"/cases/settings/{kind.name}/<{kind.id_field}>"
+    label = kind.label
+    app.get(
+        collection,
+        summary=kind.plural.capitalize(),
+        tags=SETTINGS,
+        responses=answers(HTTPStatus.OK, f"The {kind.plural}"),
+    )(list_settings)
+    app.get(
+        item,
+        summary=f"Read a {label}",
+        tags=SETTINGS,
+        responses=answers(HTTPStatus.OK, f"The {label}", HTTPStatus.NOT_FOUND),
+    )(get_setting)
+    app.put(
+        item,
+        summary=f"Create or replace a {label}",
+        tags=SETTINGS,
+        responses=answers(HTTPStatus.OK, f"The {label}", HTTPStatus.UNPROCESSABLE_ENTITY),
+    )(put_setting)
 
 
-@app.get(
-    "/cases/settings/classes/<class_id>",
-    summary="Read a case class",
-    tags=SETTINGS,
-    responses=answers(HTTPStatus.OK, "The case class", HTTPStatus.NOT_FOUND),
-)
-def get_class(class_id: str) -> CaseClass:
-    return _service().get_class(class_id)
-
-
-@app.put(
-    "/cases/settings/classes/<class_id>",
-    summary="Create or replace a case class",
-    tags=SETTINGS,
-    responses=answers(HTTPStatus.OK, "The case class", HTTPStatus.UNPROCESSABLE_ENTITY),
-)
-def put_class(class_id: str, body: Annotated[CaseClass, Body()]) -> CaseClass:
-    _same_id(class_id, body.class_id, "class_id")
-    return _service().put_class(body)
-
-
-@app.get(
-    "/cases/settings/workgroups",
-    summary="Workgroups",
-    tags=SETTINGS,
-    responses=answers(HTTPStatus.OK, "The workgroups"),
-)
-def list_workgroups() -> list[Workgroup]:
-    return _service().list_workgroups()
-
-
-@app.get(
-    "/cases/settings/workgroups/<workgroup_id>",
-    summary="Read a workgroup",
-    tags=SETTINGS,
-    responses=answers(HTTPStatus.OK, "The workgroup", HTTPStatus.NOT_FOUND),
-)
-def get_workgroup(workgroup_id: str) -> Workgroup:
-    return _service().get_workgroup(workgroup_id)
-
-
-@app.put(
-    "/cases/settings/workgroups/<workgroup_id>",
-    summary="Create or replace a workgroup",
-    tags=SETTINGS,
-    responses=answers(HTTPStatus.OK, "The workgroup", HTTPStatus.UNPROCESSABLE_ENTITY),
-)
-def put_workgroup(workgroup_id: str, body: Annotated[Workgroup, Body()]) -> Workgroup:
-    _same_id(workgroup_id, body.workgroup_id, "workgroup_id")
-    return _service().put_workgroup(body)
-
-
-@app.get(
-    "/cases/settings/contracts", summary="Contracts", tags=SETTINGS, responses=answers(HTTPStatus.OK, "The contracts")
-)
-def list_contracts() -> list[Contract]:
-    return _service().list_contracts()
-
-
-@app.get(
-    "/cases/settings/contracts/<contract_id>",
-    summary="Read a contract",
-    tags=SETTINGS,
-    responses=answers(HTTPStatus.OK, "The contract", HTTPStatus.NOT_FOUND),
-)
-def get_contract(contract_id: str) -> Contract:
-    return _service().get_contract(contract_id)
-
-
-@app.put(
-    "/cases/settings/contracts/<contract_id>",
-    summary="Create or replace a contract",
-    tags=SETTINGS,
-    responses=answers(HTTPStatus.OK, "The contract", HTTPStatus.UNPROCESSABLE_ENTITY),
-)
-def put_contract(contract_id: str, body: Annotated[Contract, Body()]) -> Contract:
-    _same_id(contract_id, body.contract_id, "contract_id")
-    return _service().put_contract(body)
+for _kind in SETTING_KINDS:
+    register_setting_routes(_kind)
 
 
 @app.get(
@@ -429,7 +396,7 @@ def put_contract(contract_id: str, body: Annotated[Contract, Body()]) -> Contrac
     responses=answers(HTTPStatus.OK, "The assignment map"),
 )
 def get_assignment_rules() -> AssignmentRules:
-    return _service().get_assignment_rules()
+    return _services().settings.get_assignment_rules()
 
 
 @app.put(
@@ -439,7 +406,7 @@ def get_assignment_rules() -> AssignmentRules:
     responses=answers(HTTPStatus.OK, "The assignment map", HTTPStatus.UNPROCESSABLE_ENTITY),
 )
 def put_assignment_rules(body: Annotated[AssignmentRules, Body()]) -> AssignmentRules:
-    return _service().put_assignment_rules(body)
+    return _services().settings.put_assignment_rules(body)
 
 
 lambda_handler = api_handler(app, required_settings=REQUIRED_SETTINGS)

@@ -136,7 +136,9 @@ def test_a_case_through_its_whole_workflow_to_the_invoice_its_release_creates(lo
     assert [(line["hours"], line["amount"]) for line in invoice["fields"]["lines"]] == [(1.5, 150.0), (0.5, 75.0)]
     assert invoice["fields"]["total"] == 225.0
     assert alice.ok("GET", f"/records/Invoice/{invoice['id']}")["fields"]["case_id"] == case_id
-    activities = alice.ok("GET", f"/cases/{case_id}/activities")
+    page = alice.ok("GET", f"/cases/{case_id}/activities")
+    activities = page["items"]
+    assert page["next_cursor"] is None
     assert [(a["type"], a["created_by"]) for a in activities] == [
         ("Work Item", "alice@hub.example"),
         ("Email", "alice@hub.example"),

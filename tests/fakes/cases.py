@@ -1,10 +1,15 @@
-"""In-memory case settings, record finder and all-or-nothing batch writer (unit tests of the cases service)."""
+"""In-memory case settings, activities, record finder and all-or-nothing batch writer (unit tests of the case
+services)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 
-from sync_core.domain.cases import AssignmentRules, CaseClass, Contract, Workgroup
+from pydantic import BaseModel
+
+from sync_core.domain.cases.activities import Activity
+from sync_core.domain.cases.settings import AssignmentRule, SettingKind
 from sync_core.domain.entities import EntityName
 from sync_core.domain.records import HubRecord, Page
 from sync_core.domain.sync_state import SyncState
@@ -14,44 +19,66 @@ from tests.fakes.records import InMemoryRecordStore
 
 
 class InMemoryCaseSettingsStore:
+    """Every kind in one dict of dicts, as the DynamoDB store keeps every kind in one partition each."""
+
     def __init__(self) -> None:
-        self.classes: dict[str, CaseClass] = {}
-        self.workgroups: dict[str, Workgroup] = {}
-        self.contracts: dict[str, Contract] = {}
-        self.assignment_rules = AssignmentRules()
+        self.kinds: dict[str, dict[str, BaseModel]] = {}
+        self.rules: list[AssignmentRule] = []
+        self.rule_replacements = 0
 
-    def get_class(self, class_id: str) -> CaseClass | None:
-        return self.classes.get(class_id)
+    def get[M: BaseModel](self, kind: SettingKind[M], setting_id: str) -> M | None:
+        value = self.kinds.get(kind.name, {}).get(setting_id)
+        return kind.model.model_validate(value) if value is not None else None
 
-    def list_classes(self) -> list[CaseClass]:
-        return list(self.classes.values())
+    def list_all[M: BaseModel](self, kind: SettingKind[M]) -> list[M]:
+        values = self.kinds.get(kind.name, {})
+        return [kind.model.model_validate(values[key]) for key in sorted(values)]
 
-    def put_class(self, case_class: CaseClass) -> None:
-        self.classes[case_class.class_id] = case_class
+    def put[M: BaseModel](self, kind: SettingKind[M], value: M) -> None:
+        self.kinds.setdefault(kind.name, {})[kind.id_of(value)] = value
 
-    def get_workgroup(self, workgroup_id: str) -> Workgroup | None:
-        return self.workgroups.get(workgroup_id)
+    def assignment_rules(self) -> list[AssignmentRule]:
+        return list(self.rules)
 
-    def list_workgroups(self) -> list[Workgroup]:
-        return list(self.workgroups.values())
+    def replace_assignment_rules(self, rules: Sequence[AssignmentRule]) -> None:
+        self.rules = list(rules)
+        self.rule_replacements += 1
 
-    def put_workgroup(self, workgroup: Workgroup) -> None:
-        self.workgroups[workgroup.workgroup_id] = workgroup
 
-    def get_contract(self, contract_id: str) -> Contract | None:
-        return self.contracts.get(contract_id)
+class InMemoryCaseActivityStore:
+    """Activities by case in logging order; append checks the case's version first, as the transaction does.
 
-    def list_contracts(self) -> list[Contract]:
-        return list(self.contracts.values())
+    A lock makes append all-or-nothing under threads, as one DynamoDB transaction is.
+    """
 
-    def put_contract(self, contract: Contract) -> None:
-        self.contracts[contract.contract_id] = contract
+    def __init__(self, store: InMemoryRecordStore) -> None:
+        self._store = store
+        self.activities: dict[str, list[Activity]] = {}
+        self._lock = threading.Lock()
 
-    def get_assignment_rules(self) -> AssignmentRules:
-        return self.assignment_rules
+    def page(self, case_id: str, *, limit: int, cursor: str | None) -> Page[Activity]:
+        logged = self.activities.get(case_id, [])
+        start = int(cursor) if cursor else 0
+        page = logged[start : start + limit]
+        more = start + limit < len(logged)
+        return Page[Activity](items=page, next_cursor=str(start + limit) if more else None)
 
-    def put_assignment_rules(self, rules: AssignmentRules) -> None:
-        self.assignment_rules = rules
+    def billable(self, case_id: str) -> Iterator[Activity]:
+        yield from (activity for activity in self.activities.get(case_id, []) if activity.billable)
+
+    def append(self, case: HubRecord, state: SyncState, *, expected_version: int, activity: Activity) -> None:
+        with self._lock:
+            current = self._store.records.get((case.entity, case.id))
+            if current is None:
+                raise NotFoundError(f"{case.id} does not exist")
+            if current.version != expected_version:
+                raise StaleVersionError("stale", expected=expected_version, current=current.version)
+            logged = self.activities.setdefault(case.id, [])
+            if any(existing.number == activity.number for existing in logged):
+                raise AlreadyExistsError(f"activity {activity.number} exists")
+            logged.append(activity)
+            self._store.records[(case.entity, case.id)] = case
+            self._store.states[(case.entity, case.id)] = state
 
 
 class InMemoryRecordFinder:

@@ -14,7 +14,7 @@ from sync_core.adapters.dynamodb import record_queries
 from sync_core.adapters.dynamodb.case_settings import DynamoCaseSettingsStore
 from sync_core.adapters.dynamodb.record_queries import DynamoRecordFinder
 from sync_core.adapters.dynamodb.records import DynamoRecordStore
-from sync_core.domain.cases import AssignmentRule, AssignmentRules, CaseClass, Workgroup
+from sync_core.domain.cases.settings import CASE_CLASSES, CONTRACTS, WORKGROUPS, AssignmentRule, CaseClass, Workgroup
 from sync_core.domain.entities import EntityName
 from sync_core.domain.records import HubRecord
 from sync_core.domain.sync_state import SyncOperation, SyncState, state_after_local_write
@@ -163,13 +163,13 @@ def test_batch_writes_are_all_or_nothing(tables: dict[str, str]) -> None:
 def test_case_settings_round_trip(tables: dict[str, str]) -> None:
     settings = DynamoCaseSettingsStore(dynamodb_client(), sync_config_table=os.environ["SYNC_CONFIG_TABLE"])
     support = CaseClass(class_id="SUPPORT", billable=True, labor_rate=Decimal("85.50"), resolution_hours=24)
-    settings.put_class(support)
-    settings.put_workgroup(Workgroup(workgroup_id="L1", members=["alice"]))
-    assert settings.get_class("SUPPORT") == support
-    assert settings.get_class("NOPE") is None
-    assert [group.workgroup_id for group in settings.list_workgroups()] == ["L1"]
-    assert settings.list_contracts() == []
-    assert settings.get_assignment_rules() == AssignmentRules()
-    rules = AssignmentRules(rules=[AssignmentRule(workgroup_id="L1", owner="alice")])
-    settings.put_assignment_rules(rules)
-    assert settings.get_assignment_rules() == rules
+    settings.put(CASE_CLASSES, support)
+    settings.put(WORKGROUPS, Workgroup(workgroup_id="L1", members=["alice"]))
+    assert settings.get(CASE_CLASSES, "SUPPORT") == support
+    assert settings.get(CASE_CLASSES, "NOPE") is None
+    assert [group.workgroup_id for group in settings.list_all(WORKGROUPS)] == ["L1"]
+    assert settings.list_all(CONTRACTS) == []
+    assert settings.assignment_rules() == []
+    rules = [AssignmentRule(workgroup_id="L1", owner="alice")]
+    settings.replace_assignment_rules(rules)
+    assert settings.assignment_rules() == rules

@@ -18,10 +18,10 @@ def api() -> Iterator[Any]:
         from functions.cases_api import app
         from functions.records_api import app as records_app
 
-        app._service.cache_clear()
+        app._services.cache_clear()
         records_app._service.cache_clear()
         yield app
-        app._service.cache_clear()
+        app._services.cache_clear()
         records_app._service.cache_clear()
 
 
@@ -369,7 +369,8 @@ def test_activities_are_listed_and_an_incoming_email_reopens_a_closed_case(
     assert (case["status"], case["reason"], case["active"]) == ("Open", "Updated", True)
     assert case["last_activity_date"] == logged.body["start_date"]
     listed = request(api, "GET", f"/cases/{case_id}/activities").body
-    assert [(a["type"], a["created_by"]) for a in listed] == [("Email", "customer@acme.example")]
+    assert [(a["type"], a["created_by"]) for a in listed["items"]] == [("Email", "customer@acme.example")]
+    assert listed["next_cursor"] is None
     bad = request(
         api, "POST", f"/cases/{case_id}/activities", body={"type": "Email", "summary": "x", "direction": "Internal"}
     )

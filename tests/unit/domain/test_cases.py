@@ -12,38 +12,30 @@ from typing import Any
 
 import pytest
 
-from sync_core.domain.cases import (
+from sync_core.domain.cases.activities import ActivityInput, log_activity
+from sync_core.domain.cases.editing import (
     AccountContacts,
-    ActivityInput,
-    AssignmentRule,
-    AttributeDefinition,
-    BillingMode,
-    Case,
-    CaseAction,
-    CaseClass,
-    CaseCreate,
-    CaseReason,
     CaseReferences,
-    CaseStatus,
-    CaseUpdate,
     ContactFacts,
-    Contract,
-    Level,
-    RelationType,
-    SalesforceCaseStatusMap,
-    TransitionRequest,
-    WorkflowSettings,
-    Workgroup,
-    add_activity,
-    add_related_case,
-    allowed_transitions,
-    apply_transition,
     default_contact,
     new_case,
-    plan_salesforce_status_change,
-    salesforce_status_fields,
     update_case,
 )
+from sync_core.domain.cases.models import Case, CaseCreate, CaseUpdate
+from sync_core.domain.cases.related_cases import add_related_case
+from sync_core.domain.cases.salesforce_status_map import (
+    SalesforceCaseStatusMap,
+    plan_salesforce_status_change,
+    salesforce_status_fields,
+)
+from sync_core.domain.cases.settings import AssignmentRule, AttributeDefinition, CaseClass, Contract, Workgroup
+from sync_core.domain.cases.transitions import (
+    TransitionRequest,
+    WorkflowSettings,
+    allowed_transitions,
+    apply_transition,
+)
+from sync_core.domain.cases.vocabulary import BillingMode, CaseAction, CaseReason, CaseStatus, Level, RelationType
 from sync_core.errors import InvalidReasonError, InvalidTransitionError, ValidationFailedError
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
@@ -337,7 +329,7 @@ def test_apply_assignment_rules_without_a_matching_rule_is_refused() -> None:
 
 def billed_case(**fields: Any) -> Case:
     case = make_case("Open", "In Process", contact_id="CON-000001", **fields)
-    case = add_activity(
+    case, _ = log_activity(
         case,
         ActivityInput(type="Work Item", summary="Fix", time_spent_minutes=50, overtime_minutes=10),
         case_class=SUPPORT.model_copy(update={"round_time_minutes": 15, "overtime_rate": Decimal(120)}),
@@ -445,7 +437,7 @@ def log_work(case: Case, case_class: CaseClass, *minutes: int, billable: bool | 
         activity = ActivityInput.model_validate(
             {"type": "Work Item", "summary": "Work", "time_spent_minutes": spent, "billable": billable}
         )
-        case = add_activity(case, activity, case_class=case_class, actor="alice", now=NOW)
+        case, _ = log_activity(case, activity, case_class=case_class, actor="alice", now=NOW)
     return case
 
 
@@ -517,7 +509,7 @@ def test_init_response_is_the_time_to_the_first_outgoing_activity() -> None:
         activity = ActivityInput.model_validate(
             {"type": kind, "summary": "x", "direction": direction, "start_date": NOW + after}
         )
-        return add_activity(case, activity, case_class=SUPPORT, actor="alice", now=NOW + after)
+        return log_activity(case, activity, case_class=SUPPORT, actor="alice", now=NOW + after)[0]
 
     case = log(case, "Email", "Incoming", timedelta(minutes=10))  # the customer writes: no response yet
     case = log(case, "Note", "Internal", timedelta(minutes=20))
@@ -686,7 +678,7 @@ def test_a_released_case_keeps_its_billing() -> None:
 )
 def test_an_incoming_email_reopens_a_waiting_or_closed_case_as_updated(status: str, reopens: bool) -> None:
     email = ActivityInput.model_validate({"type": "Email", "summary": "Re: jam", "direction": "Incoming"})
-    case = add_activity(make_case(status), email, case_class=SUPPORT, actor="customer", now=NOW)
+    case, _ = log_activity(make_case(status), email, case_class=SUPPORT, actor="customer", now=NOW)
     if reopens:
         assert (case.status, case.reason, case.active) == (CaseStatus.OPEN, CaseReason.UPDATED, True)
     else:
@@ -697,10 +689,10 @@ def test_an_incoming_email_reopens_a_waiting_or_closed_case_as_updated(status: s
 def test_only_incoming_or_outgoing_activities_move_the_last_activity_date() -> None:
     note = ActivityInput.model_validate({"type": "Note", "summary": "internal"})
     email = ActivityInput.model_validate({"type": "Email", "summary": "Update", "start_date": NOW + timedelta(hours=2)})
-    case = add_activity(make_case("Open", "In Process"), note, case_class=SUPPORT, actor="alice", now=NOW)
+    case, _ = log_activity(make_case("Open", "In Process"), note, case_class=SUPPORT, actor="alice", now=NOW)
     assert case.last_activity_date is None
-    case = add_activity(case, email, case_class=SUPPORT, actor="alice", now=NOW)
-    assert case.activities[-1].direction.value == "Outgoing"
+    case, logged = log_activity(case, email, case_class=SUPPORT, actor="alice", now=NOW)
+    assert logged.direction.value == "Outgoing"
     assert case.last_activity_date == case.last_outgoing_activity_date == NOW + timedelta(hours=2)
     with pytest.raises(ValueError, match="Incoming or Outgoing"):
         ActivityInput.model_validate({"type": "Email", "summary": "x", "direction": "Internal"})
@@ -708,7 +700,7 @@ def test_only_incoming_or_outgoing_activities_move_the_last_activity_date() -> N
 
 def test_a_released_case_takes_no_activities() -> None:
     with pytest.raises(ValidationFailedError, match="released"):
-        add_activity(
+        log_activity(
             make_case("Released"), ActivityInput(type="Note", summary="x"), case_class=SUPPORT, actor="a", now=NOW
         )
 

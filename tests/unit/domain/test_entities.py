@@ -7,7 +7,16 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
-from sync_core.domain.entities import ENTITY_MODELS, Account, EntityName, Product, format_record_id, merge_fields
+from sync_core.domain.cases.vocabulary import format_case_id
+from sync_core.domain.entities import (
+    ENTITY_MODELS,
+    ID_PREFIXES,
+    Account,
+    EntityName,
+    Product,
+    format_record_id,
+    merge_fields,
+)
 from sync_core.domain.sync_state import values_hash
 
 
@@ -46,6 +55,12 @@ def test_merge_replaces_top_level_and_merges_custom_fields() -> None:
 
 def test_record_ids_come_from_the_entity_prefix() -> None:
     assert format_record_id(EntityName.OPPORTUNITY, 42) == "OPP-000042"
+
+
+def test_only_the_records_apis_entities_have_a_record_id_prefix() -> None:
+    # Cases are numbered by the case workflow (CS000042); a "CASE-" prefix would contradict it.
+    assert set(ID_PREFIXES) == set(ENTITY_MODELS)
+    assert format_case_id(42) == "CS000042"
 
 
 def test_values_hash_ignores_key_order() -> None:

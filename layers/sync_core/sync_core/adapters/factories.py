@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from sync_core.adapters.aws import dynamodb_client
 from sync_core.adapters.clock import SystemClock
+from sync_core.adapters.dynamodb.case_activities import DynamoCaseActivityStore
 from sync_core.adapters.dynamodb.case_settings import DynamoCaseSettingsStore
 from sync_core.adapters.dynamodb.record_queries import DynamoRecordFinder
 from sync_core.adapters.dynamodb.records import DynamoRecordStore, DynamoSequenceStore, DynamoSyncStateStore
 from sync_core.config import Settings
-from sync_core.services.cases import CasesService
+from sync_core.services.cases import CaseServices, case_services
 from sync_core.services.records import RecordsService
 
 # The settings each service cannot run without (its function declares them: sync_core.http.api_handler).
@@ -39,16 +40,21 @@ def build_records_service(settings: Settings) -> RecordsService:
     )
 
 
-def build_cases_service(settings: Settings) -> CasesService:
+def build_case_services(settings: Settings) -> CaseServices:
     client = dynamodb_client()
     # One store serves single writes and the all-or-nothing release writes (case + invoice).
     records, sequences = _record_stores(settings)
-    return CasesService(
+    return case_services(
         records=records,
         states=DynamoSyncStateStore(client, sync_state_table=settings.require("SYNC_STATE_TABLE")),
         finder=DynamoRecordFinder(client, records_table=settings.require("RECORDS_TABLE")),
         writer=records,
         settings=DynamoCaseSettingsStore(client, sync_config_table=settings.require("SYNC_CONFIG_TABLE")),
+        activities=DynamoCaseActivityStore(
+            client,
+            records_table=settings.require("RECORDS_TABLE"),
+            sync_state_table=settings.require("SYNC_STATE_TABLE"),
+        ),
         sequences=sequences,
         clock=SystemClock(),
     )

@@ -259,7 +259,7 @@ class EntityName(StrEnum):
     QUOTE = "Quote"
     ORDER = "Order"
     CASE = "Case"
-    # Created by releasing a case (sync_core.domain.cases), after the case they bill.
+    # Created by releasing a case (sync_core.domain.cases.release), after the case they bill.
     INVOICE = "Invoice"
     CONTRACT_USAGE = "ContractUsage"
 
@@ -276,7 +276,9 @@ ENTITY_MODELS: dict[EntityName, type[EntityFields]] = {
     EntityName.ORDER: Order,
 }
 
-# Prefixes of the numbering sequences that give new records their ids (ACC-000001 ...).
+# Prefixes of the numbering sequences that give the records API's new records their ids (ACC-000001 ...).
+# Cases, invoices and contract usage are numbered by the case workflow (CS000001, INV000001, CU000001:
+# sync_core.domain.cases.vocabulary), so they have no entry here.
 ID_PREFIXES: dict[EntityName, str] = {
     EntityName.ACCOUNT: "ACC",
     EntityName.CONTACT: "CON",
@@ -285,7 +287,6 @@ ID_PREFIXES: dict[EntityName, str] = {
     EntityName.OPPORTUNITY: "OPP",
     EntityName.QUOTE: "QUOTE",
     EntityName.ORDER: "ORD",
-    EntityName.CASE: "CASE",
 }
 
 

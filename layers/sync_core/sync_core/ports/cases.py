@@ -1,35 +1,55 @@
-"""Case management settings: case classes, workgroups, contracts and the case assignment map."""
+"""What the case services need stored: the case settings (one generic store) and a case's activities."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from typing import Protocol
 
-from sync_core.domain.cases import AssignmentRules, CaseClass, Contract, Workgroup
+from pydantic import BaseModel
+
+from sync_core.domain.cases.activities import Activity
+from sync_core.domain.cases.settings import AssignmentRule, SettingKind
+from sync_core.domain.records import HubRecord, Page
+from sync_core.domain.sync_state import SyncState
 
 
 class CaseSettingsStore(Protocol):
-    """The settings the case workflow reads (kept in the sync config table)."""
+    """Every kind of case setting (kept in the sync config table): keyed kinds, and the assignment map."""
 
-    def get_class(self, class_id: str) -> CaseClass | None: ...
+    def get[M: BaseModel](self, kind: SettingKind[M], setting_id: str) -> M | None: ...
 
-    def list_classes(self) -> list[CaseClass]: ...
-
-    def put_class(self, case_class: CaseClass) -> None: ...
-
-    def get_workgroup(self, workgroup_id: str) -> Workgroup | None: ...
-
-    def list_workgroups(self) -> list[Workgroup]: ...
-
-    def put_workgroup(self, workgroup: Workgroup) -> None: ...
-
-    def get_contract(self, contract_id: str) -> Contract | None: ...
-
-    def list_contracts(self) -> list[Contract]: ...
-
-    def put_contract(self, contract: Contract) -> None: ...
-
-    def get_assignment_rules(self) -> AssignmentRules:
-        """The case assignment map; no rules when it was never set."""
+    def list_all[M: BaseModel](self, kind: SettingKind[M]) -> list[M]:
+        """Every setting of the kind, in id order."""
         ...
 
-    def put_assignment_rules(self, rules: AssignmentRules) -> None: ...
+    def put[M: BaseModel](self, kind: SettingKind[M], value: M) -> None: ...
+
+    def assignment_rules(self) -> list[AssignmentRule]:
+        """The assignment map in its order, read in one (paged) query; no rules when it was never set."""
+        ...
+
+    def replace_assignment_rules(self, rules: Sequence[AssignmentRule]) -> None:
+        """Replace the whole map at once (all or nothing).
+
+        Raises StaleVersionError when another replacement landed between reading and writing.
+        """
+        ...
+
+
+class CaseActivityStore(Protocol):
+    """A case's activities, each an item of its own, in the order they were logged (their number)."""
+
+    def page(self, case_id: str, *, limit: int, cursor: str | None) -> Page[Activity]:
+        """Oldest first; next_cursor is None on the last page. A cursor of another case is a ValidationFailedError."""
+        ...
+
+    def billable(self, case_id: str) -> Iterator[Activity]:
+        """Every billable activity of the case, oldest first, read page by page."""
+        ...
+
+    def append(self, case: HubRecord, state: SyncState, *, expected_version: int, activity: Activity) -> None:
+        """Write the activity, the case's next version (its totals) and its sync state in one transaction.
+
+        Raises StaleVersionError (or NotFoundError) when the case is no longer at `expected_version`.
+        """
+        ...

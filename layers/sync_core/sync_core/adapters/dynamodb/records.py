@@ -109,6 +109,22 @@ def state_from_item(item: dict[str, Any]) -> SyncState:
     return SyncState.model_validate(deserialize_item(item))
 
 
+def record_put_action(table: str, record: HubRecord, expected_version: int | None) -> dict[str, Any]:
+    """A new record must not exist yet; a replaced one must still be at the version it was read at."""
+    if expected_version is None:
+        condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
+    else:
+        condition = {
+            "ConditionExpression": "attribute_exists(pk) AND version = :expected",
+            "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
+        }
+    return {"Put": {"TableName": table, "Item": record_to_item(record), **condition}}
+
+
+def state_put_action(table: str, state: SyncState) -> dict[str, Any]:
+    return {"Put": {"TableName": table, "Item": state_to_item(state)}}
+
+
 class DynamoRecordStore:
     """RecordStore on the records table and the sync state table."""
 
@@ -172,12 +188,15 @@ class DynamoRecordStore:
         states = [state for _, state, _ in replaces] + [state for _, state in creates]
         actions: list[Any] = []
         for (record, expected), state in zip(written, states, strict=True):
-            actions += [self._record_put(record, expected), self._state_put(state)]
+            actions += [
+                record_put_action(self._records_table, record, expected),
+                state_put_action(self._state_table, state),
+            ]
         claims = [claim for record, _ in creates if self._sequences and (claim := self._sequences.claim(record))]
         try:
             self._client.transact_write_items(TransactItems=actions + claims)
         except ClientError as exc:
-            if not _condition_failed(exc):
+            if not condition_failed(exc):
                 raise
             reasons = exc.response.get("CancellationReasons", [])
             if claims and any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons[-len(claims) :]):
@@ -191,7 +210,7 @@ class DynamoRecordStore:
             if not failed:
                 raise
             record, expected = failed[0]
-            raise self._refusal(record.entity, record.id, expected) from exc
+            raise self.refusal(record.entity, record.id, expected) from exc
 
     def delete(self, entity: EntityName, record_id: str, state: SyncState, *, expected_version: int) -> None:
         record_delete = {
@@ -202,29 +221,15 @@ class DynamoRecordStore:
                 "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
             }
         }
-        actions: list[Any] = [record_delete, self._state_put(state)]
+        actions: list[Any] = [record_delete, state_put_action(self._state_table, state)]
         try:
             self._client.transact_write_items(TransactItems=actions)
         except ClientError as exc:
-            if not _condition_failed(exc):
+            if not condition_failed(exc):
                 raise
-            raise self._refusal(entity, record_id, expected_version) from exc
+            raise self.refusal(entity, record_id, expected_version) from exc
 
-    def _record_put(self, record: HubRecord, expected_version: int | None) -> dict[str, Any]:
-        """A new record must not exist yet; a replaced one must still be at the version it was read at."""
-        if expected_version is None:
-            condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
-        else:
-            condition = {
-                "ConditionExpression": "attribute_exists(pk) AND version = :expected",
-                "ExpressionAttributeValues": {":expected": {"N": str(expected_version)}},
-            }
-        return {"Put": {"TableName": self._records_table, "Item": record_to_item(record), **condition}}
-
-    def _state_put(self, state: SyncState) -> dict[str, Any]:
-        return {"Put": {"TableName": self._state_table, "Item": state_to_item(state)}}
-
-    def _refusal(self, entity: EntityName, record_id: str, expected_version: int | None) -> Exception:
+    def refusal(self, entity: EntityName, record_id: str, expected_version: int | None) -> Exception:
         """Why a conditional write failed: the id is taken, the record is gone, or it moved on."""
         if expected_version is None:
             return AlreadyExistsError(f"{entity.value} {record_id} already exists")
@@ -319,7 +324,7 @@ def _numbered(record_id: str, number: int) -> bool:
     return re.fullmatch(rf"\D+0*{number}", record_id) is not None
 
 
-def _condition_failed(exc: ClientError) -> bool:
+def condition_failed(exc: ClientError) -> bool:
     error = exc.response.get("Error", {})
     if error.get("Code") == "ConditionalCheckFailedException":
         return True

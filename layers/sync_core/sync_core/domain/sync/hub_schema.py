@@ -16,7 +16,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from annotated_types import MaxLen
 from pydantic import AwareDatetime, BaseModel, NaiveDatetime
 
-from sync_core.domain.cases import Case, ContractUsage, Invoice
+from sync_core.domain.cases.models import Case, ContractUsage, Invoice
 from sync_core.domain.entities import CUSTOM_FIELD_NAME, ENTITY_MODELS, EntityFields, EntityName
 
 CUSTOM_FIELDS_PREFIX = "custom_fields."
@@ -52,7 +52,7 @@ HUB_OWNED_FIELDS: dict[EntityName, frozenset[str]] = {
             "overtime_minutes",
             "invoice_id",
             "contract_usage_id",
-            "activities",
+            "activity_totals",
             "related_cases",
         }
     ),
