@@ -80,14 +80,7 @@ class DynamoCaseActivityStore:
         activity_put = {
             "Put": {
                 "TableName": self._records_table,
-                "Item": serialize_item(
-                    {
-                        "pk": activity_partition(case.id),
-                        "sk": activity_sort_key(activity.number),
-                        "billable": activity.billable,
-                        "activity": activity.model_dump(mode="json", exclude_none=True),
-                    }
-                ),
+                "Item": activity_item(case.id, activity),
                 "ConditionExpression": "attribute_not_exists(pk)",
             }
         }
@@ -112,6 +105,17 @@ class DynamoCaseActivityStore:
             "Limit": limit,
             "ConsistentRead": True,
         }
+
+
+def activity_item(case_id: str, activity: Activity) -> dict[str, Any]:
+    return serialize_item(
+        {
+            "pk": activity_partition(case_id),
+            "sk": activity_sort_key(activity.number),
+            "billable": activity.billable,
+            "activity": activity.model_dump(mode="json", exclude_none=True),
+        }
+    )
 
 
 def _activity(item: dict[str, Any]) -> Activity:
