@@ -363,6 +363,9 @@ def register_setting_routes(kind: SettingKind[Any]) -> None:
     for function, name, parameters, returns in routes:
         function.__name__ = function.__qualname__ = name
         function.__signature__ = inspect.Signature(parameters, return_annotation=returns)  # type: ignore[attr-defined]
+        function.__annotations__ = {parameter.name: parameter.annotation for parameter in parameters} | {
+            "return": returns
+        }
     collection, item = f"/cases/settings/{kind.name}", f"/cases/settings/{kind.name}/<{kind.id_field}>"
     label = kind.label
     app.get(

@@ -78,11 +78,15 @@ def aws() -> Iterator[None]:
 @pytest.fixture
 def apps(aws: None) -> Iterator[dict[str, ModuleType]]:
     apps = _function_apps()
-    for module in apps.values():
-        module._service.cache_clear()
+    _forget_services(apps)
     yield apps
-    for module in apps.values():
-        module._service.cache_clear()
+    _forget_services(apps)
+
+
+def _forget_services(apps: dict[str, ModuleType]) -> None:
+    """Each function builds its services once per container; every test starts from fresh ones."""
+    apps["records_api"]._service.cache_clear()
+    apps["cases_api"]._services.cache_clear()
 
 
 def send(
