@@ -50,7 +50,7 @@ def compile_route(route: ApiRoute) -> CompiledRoute:
     """{name} matches one path segment, {name+} the rest of the path (API Gateway's greedy variable);
     the $default route matches any path, after every other route."""
     if route.path == "$default":
-        return CompiledRoute(route, re.compile(r"/.*"), (), greedy=True, literal_segments=-1)
+        return CompiledRoute(route, re.compile(r"/.*", re.DOTALL), (), greedy=True, literal_segments=-1)
     parts, parameters, greedy, literal = [], [], False, 0
     for segment in route.path.strip("/").split("/"):
         variable = re.fullmatch(r"\{([A-Za-z0-9_]+)(\+?)\}", segment)
@@ -61,7 +61,8 @@ def compile_route(route: ApiRoute) -> CompiledRoute:
         else:
             literal += 1
             parts.append(re.escape(segment))
-    return CompiledRoute(route, re.compile("/" + "/".join(parts)), tuple(parameters), greedy, literal)
+    # DOTALL: a path variable holds any decoded character, a newline (%0A) included, as in API Gateway.
+    return CompiledRoute(route, re.compile("/" + "/".join(parts), re.DOTALL), tuple(parameters), greedy, literal)
 
 
 class RouteTable:

@@ -192,6 +192,14 @@ def test_route_precedence_literal_then_variable_then_greedy(stack: LocalStack) -
     assert handlers.CALLS["api"][-1]["pathParameters"] == {"proxy": "a/b/c"}
 
 
+def test_path_variables_hold_any_character_a_newline_included(stack: LocalStack) -> None:
+    """API Gateway's {proxy+} and {name} take any decoded character; a newline must not fall to "Not Found"."""
+    answer = requests.delete(f"{stack.api_url}/items/a%0Ab/c", timeout=5)
+    assert answer.headers["x-route"] == "ANY /items/{proxy+}"
+    assert handlers.CALLS["api"][-1]["pathParameters"] == {"proxy": "a\nb/c"}
+    assert requests.get(f"{stack.api_url}/items/x%0Ay", timeout=5).headers["x-route"] == "GET /items/{id}"
+
+
 def test_without_header_the_default_user_is_the_caller(stack: LocalStack) -> None:
     requests.get(f"{stack.api_url}/items/1", timeout=5)
     assert handlers.CALLS["api"][-1]["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] == "local-admin"

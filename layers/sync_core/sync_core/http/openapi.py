@@ -28,6 +28,8 @@ REFUSALS: dict[HTTPStatus, str] = {
 ALWAYS = (HTTPStatus.UNPROCESSABLE_ENTITY, HTTPStatus.INTERNAL_SERVER_ERROR, HTTPStatus.SERVICE_UNAVAILABLE)
 # A route that reads a body can also find it unreadable (400) or of another media type (415).
 WITH_BODY = (HTTPStatus.BAD_REQUEST, HTTPStatus.UNSUPPORTED_MEDIA_TYPE)
+# A route with an id in its path can name one that does not exist, or one no route accepts (404).
+WITH_PATH_ID = (HTTPStatus.NOT_FOUND,)
 # A route that reads If-Match can find it stale (412).
 WITH_IF_MATCH = (HTTPStatus.PRECONDITION_FAILED,)
 
@@ -75,11 +77,13 @@ def complete_refusals(
     *,
     has_body: bool,
     reads_if_match: bool,
+    has_path_id: bool = False,
     error_model: type[BaseModel] = ErrorBody,
 ) -> dict[int, OpenAPIResponse]:
     """The route's answers with every refusal it can give, each in the API's error shape."""
     completed = dict(responses or {})
     statuses = {*ALWAYS, *(WITH_BODY if has_body else ()), *(WITH_IF_MATCH if reads_if_match else ())}
+    statuses |= set(WITH_PATH_ID if has_path_id else ())
     statuses |= {HTTPStatus(code) for code in completed if code >= 400}
     for status in sorted(statuses):
         completed[status.value] = refusal(status, error_model)

@@ -169,6 +169,7 @@ class HubResolver(APIGatewayHttpResolver):
                 documented,
                 has_body=_reads(func, Body),
                 reads_if_match=_reads(func, Header, "if-match"),
+                has_path_id="<" in rule,
                 error_model=self.error_model,
             )
             return super(HubResolver, self).route(
