@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tools.openapi import OPENAPI_PATH, generate, render
-from tools.template_info import REPO, api_routes, function_module, template
+from tools.template_info import REPO, DynamoGrant, api_routes, dynamodb_grants, function_module, template
 
 RESOURCES: dict[str, Any] = template()["Resources"]
 FUNCTIONS = {name: spec for name, spec in RESOURCES.items() if spec["Type"] == "AWS::Serverless::Function"}
@@ -74,7 +74,92 @@ def test_policies_use_sam_templates_or_named_actions_never_wildcards() -> None:
         for policy in spec["Properties"].get("Policies", []):
             for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
                 actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-                assert all(action != "*" and not action.endswith(":*") for action in actions), name
+                assert all("*" not in action for action in actions), name
+                resources = (
+                    statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+                )
+                assert all("*" not in json.dumps(resource) for resource in resources), name
+
+
+def _grant(table: str, index: str | None, actions: set[str], leading_keys: set[str] | None = None) -> DynamoGrant:
+    return DynamoGrant(table, index, frozenset(actions), None if leading_keys is None else frozenset(leading_keys))
+
+
+# What each function may do in DynamoDB, and nothing more: the calls its code makes (its factory's adapters
+# and Powertools idempotency), table by table and index by index. A transaction needs the item actions it
+# contains. tests/integration/test_least_privilege.py checks the code against the same grants.
+_IDEMPOTENCY = _grant("IdempotencyTable", None, {"GetItem", "PutItem", "UpdateItem", "DeleteItem"})
+_RECORD_NUMBERS = _grant("SyncConfigTable", None, {"GetItem", "UpdateItem"}, {"SEQUENCE"})
+_SYNC_STATE_WRITES = _grant("SyncStateTable", None, {"GetItem", "PutItem"})
+EXPECTED_DYNAMODB_GRANTS: dict[str, set[DynamoGrant]] = {
+    "RecordsApiFunction": {
+        _grant("RecordsTable", None, {"GetItem", "Query", "PutItem", "DeleteItem"}),
+        _SYNC_STATE_WRITES,
+        _grant("SyncStateTable", "by_salesforce_id", {"Query"}),
+        _RECORD_NUMBERS,
+        _IDEMPOTENCY,
+    },
+    "CasesApiFunction": {
+        _grant("RecordsTable", None, {"GetItem", "Query", "PutItem"}),  # cases are never deleted
+        *(_grant("RecordsTable", index, {"Query"}) for index in ("by_account", "by_owner", "by_status")),
+        _SYNC_STATE_WRITES,
+        _RECORD_NUMBERS,
+        _grant(
+            "SyncConfigTable",
+            None,
+            {"GetItem", "Query", "PutItem"},
+            {"CASE_CLASS", "WORKGROUP", "CONTRACT", "CASE_ASSIGNMENT"},
+        ),
+        _IDEMPOTENCY,
+    },
+}
+
+
+@pytest.mark.parametrize("name", sorted(FUNCTIONS))
+def test_each_function_may_call_only_the_dynamodb_actions_it_uses_on_the_tables_it_uses(name: str) -> None:
+    assert name in EXPECTED_DYNAMODB_GRANTS, f"{name}: list the DynamoDB grants it needs here"
+    grants = dynamodb_grants(name)  # refuses SAM policy templates and wildcards
+    assert len(grants) == len(set(grants)), f"{name} grants the same thing twice"
+    assert set(grants) == EXPECTED_DYNAMODB_GRANTS[name]
+    tables = {logical_id for logical_id, spec in RESOURCES.items() if spec["Type"] == "AWS::DynamoDB::Table"}
+    for grant in grants:
+        assert grant.table in tables, grant
+        declared = [
+            index["IndexName"] for index in RESOURCES[grant.table]["Properties"].get("GlobalSecondaryIndexes", [])
+        ]
+        assert grant.index is None or grant.index in declared, grant
+        # No function reads or rewrites a whole table at once.
+        assert not grant.actions & {"Scan", "BatchWriteItem", "BatchGetItem", "PartiQLUpdate", "PartiQLDelete"}, grant
+
+
+def test_the_records_api_cannot_touch_case_settings_or_the_salesforce_budget() -> None:
+    config_grants = [grant for grant in dynamodb_grants("RecordsApiFunction") if grant.table == "SyncConfigTable"]
+    for partition in ("CASE_CLASS", "WORKGROUP", "CONTRACT", "CASE_ASSIGNMENT", "BUDGET"):
+        for action in ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"):
+            assert not any(grant.allows("SyncConfigTable", None, action, partition) for grant in config_grants)
+    assert not any(
+        grant.allows("SyncConfigTable", None, "PutItem", "BUDGET") for grant in dynamodb_grants("CasesApiFunction")
+    )
+
+
+def test_a_grant_on_a_wildcard_or_through_a_sam_policy_template_is_refused() -> None:
+    doc = {
+        "Resources": {
+            "Fn": {
+                "Type": "AWS::Serverless::Function",
+                "Properties": {"Policies": [{"DynamoDBCrudPolicy": {"TableName": {"Ref": "T"}}}]},
+            }
+        }
+    }
+    with pytest.raises(ValueError, match="not an explicit statement list"):
+        dynamodb_grants("Fn", doc)
+    statement = {"Effect": "Allow", "Action": "dynamodb:*", "Resource": {"Fn::GetAtt": ["T", "Arn"]}}
+    doc["Resources"]["Fn"]["Properties"]["Policies"] = [{"Statement": [statement]}]
+    with pytest.raises(ValueError, match="named actions"):
+        dynamodb_grants("Fn", doc)
+    statement |= {"Action": "dynamodb:GetItem", "Resource": {"Fn::Sub": "${T.Arn}/*"}}
+    with pytest.raises(ValueError, match="one table or index"):
+        dynamodb_grants("Fn", doc)
 
 
 def _salesforce_layer_users() -> set[str]:

@@ -6,6 +6,7 @@ Every reader takes an optional template document so tests can hand in a small te
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -122,3 +123,73 @@ def layer_paths(doc: Template | None = None) -> dict[str, Path]:
         for logical_id, resource in doc["Resources"].items()
         if resource["Type"] == "AWS::Serverless::LayerVersion"
     }
+
+
+@dataclass(frozen=True)
+class DynamoGrant:
+    """One Allow statement's DynamoDB part: actions on a table or one of its indexes, perhaps only for some
+    partition keys (the `dynamodb:LeadingKeys` condition)."""
+
+    table: str  # logical id of the AWS::DynamoDB::Table
+    index: str | None  # a secondary index's name; None for the table itself
+    actions: frozenset[str]  # GetItem, Query, ... (without the "dynamodb:" prefix)
+    leading_keys: frozenset[str] | None  # the partition keys it is limited to; None: any
+
+    def allows(self, table: str, index: str | None, action: str, partition_key: str | None) -> bool:
+        if (self.table, self.index) != (table, index) or action not in self.actions:
+            return False
+        return self.leading_keys is None or partition_key in self.leading_keys
+
+
+_INDEX_ARN = re.compile(r"^\$\{(\w+)\.Arn\}/index/([\w.-]+)$")
+
+
+def _grant_resource(resource: Any) -> tuple[str, str | None]:
+    """(table, index) of `!GetAtt Table.Arn` or `!Sub "${Table.Arn}/index/name"`; anything wider is refused."""
+    if isinstance(resource, dict) and list(resource) == ["Fn::GetAtt"] and resource["Fn::GetAtt"][1] == "Arn":
+        return str(resource["Fn::GetAtt"][0]), None
+    if isinstance(resource, dict) and list(resource) == ["Fn::Sub"] and isinstance(resource["Fn::Sub"], str):
+        found = _INDEX_ARN.match(resource["Fn::Sub"])
+        if found:
+            return found.group(1), found.group(2)
+    raise ValueError(f"a DynamoDB grant names one table or index by its ARN, not {resource!r}")
+
+
+def _leading_keys(condition: Any) -> frozenset[str] | None:
+    if condition is None:
+        return None
+    keys = condition.get("ForAllValues:StringEquals", {}).get("dynamodb:LeadingKeys") if condition else None
+    if not isinstance(keys, list) or condition != {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": keys}}:
+        raise ValueError(f"the only condition a DynamoDB grant may carry is dynamodb:LeadingKeys, not {condition!r}")
+    return frozenset(str(key) for key in keys)
+
+
+def dynamodb_grants(logical_id: str, doc: Template | None = None) -> list[DynamoGrant]:
+    """What a function's Policies allow it in DynamoDB, statement by statement.
+
+    Only explicit statements are understood: a SAM policy template (DynamoDBCrudPolicy ...) or a wildcard
+    in a DynamoDB statement raises ValueError, so a grant is always spelled out action by action.
+    """
+    resource = (doc or template())["Resources"][logical_id]
+    grants = []
+    for policy in resource["Properties"].get("Policies", []):
+        if not isinstance(policy, dict) or "Statement" not in policy:
+            raise ValueError(f"{logical_id}: policy {policy!r} is not an explicit statement list")
+        for statement in policy["Statement"]:
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            dynamodb = [str(action) for action in actions if str(action).startswith("dynamodb:")]
+            if not dynamodb:
+                continue
+            if statement.get("Effect") != "Allow" or any("*" in action for action in dynamodb):
+                raise ValueError(f"{logical_id}: {statement!r} is not an Allow of named actions")
+            resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+            for table, index in (_grant_resource(item) for item in resources):
+                grants.append(
+                    DynamoGrant(
+                        table=table,
+                        index=index,
+                        actions=frozenset(action.removeprefix("dynamodb:") for action in dynamodb),
+                        leading_keys=_leading_keys(statement.get("Condition")),
+                    )
+                )
+    return grants
