@@ -6,8 +6,8 @@ from functools import cache, partial
 
 from sync_core.adapters.aws import dynamodb_client
 from sync_core.adapters.clock import SystemClock
+from sync_core.adapters.dynamodb.salesforce_budget import DynamoApiBudgetStore
 from sync_core.adapters.salesforce.auth import TokenSource, load_credentials
-from sync_core.adapters.salesforce.budget_store import DynamoApiBudgetStore
 from sync_core.adapters.salesforce.client import ClientOptions, SalesforceClient, http_session
 from sync_core.config import Settings
 from sync_core.ports.stores import Clock

@@ -1,4 +1,8 @@
-"""The hub's Salesforce API calls per UTC day in the sync config table (pk BUDGET, sk YYYY-MM-DD), atomic."""
+"""The hub's Salesforce API calls per UTC day in the sync config table (pk BUDGET, sk YYYY-MM-DD), atomic.
+
+A DynamoDB store (the Salesforce client is its one user): it lives with the DynamoDB adapters so that
+importing it never loads simple-salesforce, requests or jwt.
+"""
 
 from __future__ import annotations
 
