@@ -107,8 +107,8 @@ EXPECTED_DYNAMODB_GRANTS: dict[str, set[DynamoGrant]] = {
         _grant(
             "SyncConfigTable",
             None,
-            {"GetItem", "Query", "PutItem"},
-            {"CASE_CLASS", "WORKGROUP", "CONTRACT", "CASE_ASSIGNMENT"},
+            {"GetItem", "Query", "PutItem", "DeleteItem"},  # a shorter assignment map deletes chunks
+            {"CASE_CLASS", "WORKGROUP", "CONTRACT", "CASE_ASSIGNMENT_RULES"},
         ),
         _IDEMPOTENCY,
     },
@@ -134,7 +134,7 @@ def test_each_function_may_call_only_the_dynamodb_actions_it_uses_on_the_tables_
 
 def test_the_records_api_cannot_touch_case_settings_or_the_salesforce_budget() -> None:
     config_grants = [grant for grant in dynamodb_grants("RecordsApiFunction") if grant.table == "SyncConfigTable"]
-    for partition in ("CASE_CLASS", "WORKGROUP", "CONTRACT", "CASE_ASSIGNMENT", "BUDGET"):
+    for partition in ("CASE_CLASS", "WORKGROUP", "CONTRACT", "CASE_ASSIGNMENT_RULES", "BUDGET"):
         for action in ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query"):
             assert not any(grant.allows("SyncConfigTable", None, action, partition) for grant in config_grants)
     assert not any(

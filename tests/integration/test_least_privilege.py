@@ -152,13 +152,14 @@ def recorder() -> Iterator[DynamoCallRecorder]:
         from functions.records_api import app as records_app
         from sync_core.adapters.aws import dynamodb_client
 
-        for app in (cases_app, records_app):
-            app._service.cache_clear()
+        services = (cases_app._services, records_app._service)  # built once per container: rebuild here
+        for built in services:
+            built.cache_clear()
         calls = DynamoCallRecorder(_physical_tables(environment))
         dynamodb_client().meta.events.register("provide-client-params.dynamodb.*", calls)
         yield calls
-        for app in (cases_app, records_app):
-            app._service.cache_clear()
+        for built in services:
+            built.cache_clear()
 
 
 def _check(function: str, api: Api, accesses: set[Access]) -> None:
@@ -207,7 +208,9 @@ def test_the_cases_api_calls_dynamodb_only_as_its_role_allows(recorder: DynamoCa
     cases("PUT", "/cases/settings/contracts/C-1", 200, body=contract)
     cases("GET", "/cases/settings/contracts", 200)
     cases("GET", "/cases/settings/contracts/C-1", 200)
-    cases("PUT", "/cases/settings/assignment-rules", 200, body={"rules": [{"workgroup_id": "L1", "owner": "alice"}]})
+    rule = {"workgroup_id": "L1", "owner": "alice"}
+    cases("PUT", "/cases/settings/assignment-rules", 200, body={"rules": [rule] * 150})  # stored in two chunks
+    cases("PUT", "/cases/settings/assignment-rules", 200, body={"rules": [rule]})  # the second chunk is deleted
     cases("GET", "/cases/settings/assignment-rules", 200)
 
     draft = {"subject": "Jam", "class_id": "SUPPORT", "account_id": account["id"], "contract_id": "C-1"}
