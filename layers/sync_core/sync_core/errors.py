@@ -88,6 +88,21 @@ class ContendedError(RetryableError):
     number taken): nothing was written, so running the whole operation again is safe."""
 
 
+class StateMovedError(ContendedError):
+    """A record's sync state changed between reading it and writing the next one (another sync step or a
+    user's write): nothing was written; read it again and recompute."""
+
+
+class LinkTakenError(ContendedError):
+    """The Salesforce id is already linked to another hub record (a concurrent delivery of the same new
+    Salesforce record won the claim): nothing was written; read the link again and apply as an update."""
+
+    def __init__(self, message: str, *, kind: str, salesforce_id: str) -> None:
+        super().__init__(message, code="LinkTaken", kind=kind, salesforce_id=salesforce_id)
+        self.kind = kind
+        self.salesforce_id = salesforce_id
+
+
 class PermanentError(SyncHubError):
     """A failure that no retry will fix (validation, missing field, deleted entity); goes to the error log."""
 

@@ -8,6 +8,7 @@ from sync_core.domain.entities import EntityName
 from sync_core.domain.sync_state import SyncOperation, SyncStatus
 from sync_core.errors import NotFoundError, OperationNotAllowedError, StaleVersionError, ValidationFailedError
 from sync_core.services.records import RecordsService
+from sync_core.services.sync_writer import SyncWriter
 from tests.fakes.records import InMemoryRecordStore, InMemorySequenceStore, InMemorySyncStateStore, SteppingClock
 
 
@@ -18,7 +19,10 @@ def store() -> InMemoryRecordStore:
 
 @pytest.fixture
 def service(store: InMemoryRecordStore) -> RecordsService:
-    return RecordsService(store, InMemorySyncStateStore(store), InMemorySequenceStore(), SteppingClock())
+    clock = SteppingClock()
+    return RecordsService(
+        store, InMemorySyncStateStore(store), InMemorySequenceStore(), clock, SyncWriter(store, clock)
+    )
 
 
 def test_create_numbers_records_per_entity(service: RecordsService) -> None:

@@ -6,15 +6,22 @@ from sync_core.adapters.aws import dynamodb_client
 from sync_core.adapters.clock import SystemClock
 from sync_core.adapters.dynamodb.case_activities import DynamoCaseActivityStore
 from sync_core.adapters.dynamodb.case_settings import DynamoCaseSettingsStore
+from sync_core.adapters.dynamodb.config import DynamoSyncConfigStore
+from sync_core.adapters.dynamodb.error_log import DynamoErrorLog
 from sync_core.adapters.dynamodb.record_queries import DynamoRecordFinder
 from sync_core.adapters.dynamodb.records import DynamoRecordStore, DynamoSequenceStore, DynamoSyncStateStore
+from sync_core.adapters.dynamodb.sync import DynamoLinkStore, DynamoSyncStore
 from sync_core.config import Settings
 from sync_core.services.cases import CaseServices, case_services
 from sync_core.services.records import RecordsService
+from sync_core.services.sync_config import SyncConfigCache
+from sync_core.services.sync_import import SyncImportService
+from sync_core.services.sync_writer import SyncWriter
 
 # The settings each service cannot run without (its function declares them: sync_core.http.api_handler).
 RECORDS_SERVICE_SETTINGS = ("RECORDS_TABLE", "SYNC_STATE_TABLE", "SYNC_CONFIG_TABLE")
 CASES_SERVICE_SETTINGS = ("RECORDS_TABLE", "SYNC_STATE_TABLE", "SYNC_CONFIG_TABLE")
+IMPORT_SERVICE_SETTINGS = ("RECORDS_TABLE", "SYNC_STATE_TABLE", "SYNC_CONFIG_TABLE", "ERROR_LOG_TABLE")
 
 
 def _record_stores(settings: Settings) -> tuple[DynamoRecordStore, DynamoSequenceStore]:
@@ -30,6 +37,17 @@ def _record_stores(settings: Settings) -> tuple[DynamoRecordStore, DynamoSequenc
     return records, sequences
 
 
+def build_sync_writer(settings: Settings, sequences: DynamoSequenceStore | None = None) -> SyncWriter:
+    """The one write path on DynamoDB (records table + sync state table); `sequences` numbers new records."""
+    store = DynamoSyncStore(
+        dynamodb_client(),
+        records_table=settings.require("RECORDS_TABLE"),
+        sync_state_table=settings.require("SYNC_STATE_TABLE"),
+        sequences=sequences,
+    )
+    return SyncWriter(store, SystemClock())
+
+
 def build_records_service(settings: Settings) -> RecordsService:
     records, sequences = _record_stores(settings)
     return RecordsService(
@@ -37,6 +55,7 @@ def build_records_service(settings: Settings) -> RecordsService:
         states=DynamoSyncStateStore(dynamodb_client(), sync_state_table=settings.require("SYNC_STATE_TABLE")),
         sequences=sequences,
         clock=SystemClock(),
+        writer=build_sync_writer(settings, sequences),
     )
 
 
@@ -56,5 +75,40 @@ def build_case_services(settings: Settings) -> CaseServices:
             sync_state_table=settings.require("SYNC_STATE_TABLE"),
         ),
         sequences=sequences,
+        clock=SystemClock(),
+    )
+
+
+def sync_parts(settings: Settings) -> tuple[SyncWriter, SyncConfigCache, DynamoErrorLog, DynamoSequenceStore]:
+    """What the import and export services share: the writer (with the cached sync configuration), the error log
+    and the numbering sequences. build_export_service lives in sync_core.adapters.export_factory, because it
+    wires the Salesforce adapter and the functions that import this module must not load simple-salesforce."""
+    client = dynamodb_client()
+    sequences = DynamoSequenceStore(client, sync_config_table=settings.require("SYNC_CONFIG_TABLE"))
+    clock = SystemClock()
+    configs = SyncConfigCache(
+        DynamoSyncConfigStore(client, sync_config_table=settings.require("SYNC_CONFIG_TABLE")), clock
+    )
+    store = DynamoSyncStore(
+        client,
+        records_table=settings.require("RECORDS_TABLE"),
+        sync_state_table=settings.require("SYNC_STATE_TABLE"),
+        sequences=sequences,
+    )
+    writer = SyncWriter(store, clock, exports=configs.exports)
+    error_log = DynamoErrorLog(client, error_log_table=settings.require("ERROR_LOG_TABLE"))
+    return writer, configs, error_log, sequences
+
+
+def build_import_service(settings: Settings) -> SyncImportService:
+    """Applies Salesforce changes to the hub (never imports the Salesforce adapter)."""
+    writer, configs, error_log, sequences = sync_parts(settings)
+    return SyncImportService(
+        store=writer.store,
+        writer=writer,
+        links=DynamoLinkStore(dynamodb_client(), sync_state_table=settings.require("SYNC_STATE_TABLE")),
+        configs=configs,
+        sequences=sequences,
+        error_log=error_log,
         clock=SystemClock(),
     )

@@ -15,9 +15,11 @@ from sync_core.domain.entities import (
     merge_fields,
 )
 from sync_core.domain.records import HubRecord, Page
-from sync_core.domain.sync_state import SyncOperation, SyncState, state_after_local_write
+from sync_core.domain.sync.transitions import SyncEvent
+from sync_core.domain.sync_state import SyncState
 from sync_core.errors import NotFoundError, OperationNotAllowedError, ValidationFailedError
 from sync_core.ports.stores import Clock, RecordStore, SequenceStore, SyncStateStore
+from sync_core.services.sync_writer import SyncWriter, user_write
 
 
 def validate_fields(entity: EntityName, data: dict[str, Any]) -> dict[str, Any]:
@@ -50,13 +52,18 @@ def _writable_model(entity: EntityName) -> type[EntityFields]:
 
 
 class RecordsService:
-    """Hub records of every entity; every write leaves the record Modified Locally until a sync says otherwise."""
+    """Hub records of every entity; every write leaves the record Modified Locally until a sync says otherwise.
 
-    def __init__(self, records: RecordStore, states: SyncStateStore, sequences: SequenceStore, clock: Clock) -> None:
+    Reads come from the record store; writes go through the one write path (SyncWriter, actor USER)."""
+
+    def __init__(
+        self, records: RecordStore, states: SyncStateStore, sequences: SequenceStore, clock: Clock, writer: SyncWriter
+    ) -> None:
         self._records = records
         self._states = states
         self._sequences = sequences
         self._clock = clock
+        self._writer = writer
 
     def create_record(self, entity: EntityName, data: dict[str, Any], *, actor: str) -> HubRecord:
         fields = validate_fields(entity, data)
@@ -65,10 +72,7 @@ class RecordsService:
         record = HubRecord(
             entity=entity, id=record_id, version=1, fields=fields, created_at=now, updated_at=now, updated_by=actor
         )
-        state = state_after_local_write(
-            None, entity=entity, record_id=record_id, operation=SyncOperation.INSERT, record_version=1, now=now
-        )
-        self._records.create(record, state)
+        self._writer.write(user_write(record, SyncEvent.INSERT, expected_version=None), previous=None)
         return record
 
     def get_record(self, entity: EntityName, record_id: str) -> HubRecord:
@@ -109,15 +113,7 @@ class RecordsService:
         record = current.model_copy(
             update={"version": version + 1, "fields": fields, "updated_at": now, "updated_by": actor}
         )
-        state = state_after_local_write(
-            self._states.get(entity, record_id),
-            entity=entity,
-            record_id=record_id,
-            operation=SyncOperation.UPDATE,
-            record_version=record.version,
-            now=now,
-        )
-        self._records.replace(record, state, expected_version=version)
+        self._writer.write(user_write(record, SyncEvent.UPDATE, expected_version=version))
         return record
 
     def delete_record(self, entity: EntityName, record_id: str, *, expected_version: int | None) -> None:
@@ -125,15 +121,7 @@ class RecordsService:
         _writable_model(entity)
         current = self.get_record(entity, record_id)
         version = current.version if expected_version is None else expected_version
-        state = state_after_local_write(
-            self._states.get(entity, record_id),
-            entity=entity,
-            record_id=record_id,
-            operation=SyncOperation.DELETE,
-            record_version=version,
-            now=self._clock.now(),
-        )
-        self._records.delete(entity, record_id, state, expected_version=version)
+        self._writer.write(user_write(current, SyncEvent.DELETE, expected_version=version))
 
     def sync_status(self, entity: EntityName, record_id: str) -> SyncState:
         state = self._states.get(entity, record_id)

@@ -52,9 +52,10 @@ def _key(entity: EntityName, record_id: str) -> dict[str, Any]:
     return {"pk": {"S": entity.value}, "sk": {"S": record_id}}
 
 
-def record_to_item(record: HubRecord) -> dict[str, Any]:
+def record_to_item(record: HubRecord, *, written_by: str | None = None) -> dict[str, Any]:
     """The record as an item; a record DynamoDB could not store (over 400 KB, a lookup value over its key size)
-    is refused naming the field, before anything is written."""
+    is refused naming the field, before anything is written. `written_by` is the writer's actor
+    (domain.sync.transitions.Actor): the records table's stream skips the sync's own writes by it."""
     lookups = {
         attribute: lookup_key(record.entity, value)
         for field, (_, attribute) in LOOKUP_INDEXES.items()
@@ -75,6 +76,7 @@ def record_to_item(record: HubRecord) -> dict[str, Any]:
             "created_at": record.created_at.isoformat(),
             "updated_at": record.updated_at.isoformat(),
             "updated_by": record.updated_by,
+            "written_by": written_by,
             **lookups,
         }
     )

@@ -1,0 +1,432 @@
+"""Export: send the CURRENT state of a batch of hub records to Salesforce, in as few API calls as possible.
+
+One run, for the keys an export queue batch named:
+1. read the records and their states (BatchGetItem, 50 records a request); skip those already Synchronized
+   at their version, deleted, or of an entity that does not export;
+2. read the links their references need (parents' states for hub records; child rows and price book
+   entries by their keys) in one batched read;
+3. map each with to_salesforce, group the rows by Salesforce object, never naming one external id twice in
+   one request, and upsert each group through the Salesforce port (Composite of 5 Collections = 1,000
+   records a call; Bulk 2.0 above its threshold);
+4. record each record's outcome through the SyncWriter (actor EXPORT_RESULT): success -> Synchronized with
+   its link and the hashes echo detection compares (or Modified Locally if it changed since: it is exported
+   again); a child whose parent has no Salesforce id yet -> parked until the parent links; a permanent
+   failure -> Error and the error log; a retryable one -> returned as a failed key (the queue retries it);
+   deferred by the API budget -> parked until the budget allows.
+Records whose parent is in the same batch go in a later pass of the same run, right after their parent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sync_core.domain.error_log import ErrorDirection, ErrorStatus, error_id, resolved
+from sync_core.domain.records import HubRecord
+from sync_core.domain.salesforce import RecordResult, WriteOutcome
+from sync_core.domain.sync.hub_schema import get_path
+from sync_core.domain.sync.mapping import EntityMapping, ReferenceMap
+from sync_core.domain.sync.transitions import Actor, Happened, SyncEvent
+from sync_core.domain.sync.translate import ExportValues, MappingFailure, UpsertRow, WaitsForParent, to_salesforce
+from sync_core.domain.sync_state import SyncOperation, SyncState, SyncStatus
+from sync_core.ports.salesforce import SalesforceApi
+from sync_core.ports.stores import Clock, ErrorLog
+from sync_core.ports.sync import LinkClaim, LinkLookup, LinkStore, ParkedExport, ParkedWork, RecordKey, SyncStore
+from sync_core.services.sync_config import SyncConfigCache
+from sync_core.services.sync_writer import RecordWrite, SyncWriter
+
+# Budget-parked exports re-queued by a run that found budget (a batch's worth: the queue paces the rest).
+BUDGET_REQUEUE_LIMIT = 1000
+# A record whose parent is in the same batch waits for it within the run, at most this many passes deep
+# (Account -> Opportunity -> Quote -> lines is four).
+MAX_PASSES = 6
+
+
+@dataclass
+class ExportReport:
+    """What one export run did, per record key."""
+
+    exported: list[RecordKey] = field(default_factory=list)
+    skipped: list[RecordKey] = field(default_factory=list)  # already synchronized, deleted, or not exporting
+    parked: list[RecordKey] = field(default_factory=list)  # waiting for a parent's link or for the budget
+    errors: list[RecordKey] = field(default_factory=list)  # permanent failures: status Error + error log
+    failed: list[RecordKey] = field(default_factory=list)  # retryable: report them as batch item failures
+    requeue: list[RecordKey] = field(default_factory=list)  # to queue again: children of linked parents, ...
+    linked: list[tuple[str, str]] = field(default_factory=list)  # (kind, hub key) linked by this run
+
+
+@dataclass
+class _Item:
+    key: RecordKey
+    record: HubRecord
+    state: SyncState | None
+    mapping: EntityMapping
+    values: ExportValues | None = None
+    results: list[tuple[UpsertRow, RecordResult]] = field(default_factory=list)
+    deferred: datetime | None = None
+    deferred_reason: str | None = None
+
+
+def _parents_wanted(record: HubRecord, mapping: EntityMapping) -> set[tuple[str, str]]:
+    """The (kind, hub key) links to_salesforce will ask for: references, child rows and their references."""
+    wanted: set[tuple[str, str]] = set()
+
+    def add(reference: ReferenceMap, fields: dict[str, Any], parent: dict[str, Any]) -> None:
+        value = get_path(fields, reference.hub_field)
+        if value is None or not reference.direction.exports:
+            return
+        try:
+            wanted.add((reference.parent, reference.key_format.format(value=value, parent=parent)))
+        except (KeyError, IndexError, ValueError):
+            return  # to_salesforce reports the record's own problem
+
+    for reference in mapping.references:
+        add(reference, record.fields, {})
+    for child in mapping.children:
+        if not child.direction.exports:
+            continue
+        items = [
+            item
+            for item in record.fields.get(child.hub_field) or []
+            if all(item.get(name) == value for name, value in child.only_where.items())
+        ]
+        for index, item in enumerate(items, start=1):
+            try:
+                wanted.add(
+                    (child.salesforce_object, child.external_id_format.format(parent_id=record.id, index=index, **item))
+                )
+            except (KeyError, IndexError, ValueError):
+                continue
+            for reference in child.references:
+                add(reference, item, record.fields)
+    return wanted
+
+
+class SyncExportService:
+    def __init__(
+        self,
+        *,
+        store: SyncStore,
+        writer: SyncWriter,
+        links: LinkStore,
+        parked: ParkedWork,
+        configs: SyncConfigCache,
+        salesforce: Callable[[], SalesforceApi],
+        error_log: ErrorLog,
+        clock: Clock,
+    ) -> None:
+        self._store = store
+        self._writer = writer
+        self._links = links
+        self._parked = parked
+        self._configs = configs
+        self._salesforce_factory = salesforce
+        self._errors = error_log
+        self._clock = clock
+
+    def export(self, keys: Sequence[RecordKey]) -> ExportReport:
+        """Export the records' current state (see the module's docstring). Raises only for DynamoDB failures
+        (RetryableError: the whole batch is retried; exports are state-based, so a retry is harmless)."""
+        report = ExportReport()
+        pending = self._load(list(dict.fromkeys(keys)), report)
+        salesforce: SalesforceApi | None = None
+        any_deferred = False
+        for _ in range(MAX_PASSES):
+            if not pending:
+                break
+            links = self._read_links(pending)
+            in_batch = {(item.key.entity.value, item.key.record_id) for item in pending}
+            ready: list[_Item] = []
+            later: list[_Item] = []
+            for item in pending:
+                outcome = to_salesforce(item.record, item.mapping, links)
+                if isinstance(outcome, MappingFailure):
+                    self._fail_permanently(item, outcome.code, outcome.message, payload=None, report=report)
+                elif isinstance(outcome, WaitsForParent):
+                    if (outcome.parent, outcome.parent_key) in in_batch:
+                        later.append(item)  # its parent goes in this pass: it follows in the next
+                    else:
+                        self._park_for_parent(item, outcome, report)
+                else:
+                    item.values = outcome
+                    ready.append(item)
+            if not ready:
+                for item in later:  # parents that could not go: wait for them in the park
+                    self._park_unsent(item, report)
+                break
+            salesforce = salesforce or self._salesforce_factory()
+            any_deferred |= self._send(salesforce, ready, report)
+            again = self._record_results(ready, report)
+            pending = later + again
+        else:
+            for item in pending:
+                self._park_unsent(item, report)
+        self._requeue_children(report)
+        if not any_deferred and salesforce is not None:
+            # This run found budget: the budget-parked work may go again.
+            report.requeue += [
+                item.key for item in self._parked.take_due(self._clock.now(), limit=BUDGET_REQUEUE_LIMIT)
+            ]
+        report.requeue = list(dict.fromkeys(report.requeue))
+        return report
+
+    def mark_dead(self, keys: Iterable[RecordKey], message: str) -> None:
+        """The queue gave up on these exports (their retries are spent): Error, and the error log entry dead."""
+        now = self._clock.now()
+        for key in keys:
+            state = self._store.read_state(key)
+            if state is None:
+                continue
+            happened = Happened(actor=Actor.EXPORT_RESULT, event=SyncEvent.EXPORT_DEAD, message=message)
+            self._writer.write(RecordWrite(key, happened), previous=state)
+            self._errors.record_failure(
+                entity=key.entity,
+                record_id=key.record_id,
+                direction=ErrorDirection.TO_SALESFORCE,
+                operation=state.operation,
+                code="DEAD_LETTERED",
+                message=message,
+                payload=None,
+                status=ErrorStatus.DEAD,
+                now=now,
+            )
+
+    # ------------------------------------------------------------------ reading
+
+    def _load(self, keys: list[RecordKey], report: ExportReport) -> list[_Item]:
+        items: list[_Item] = []
+        for key, stored in self._store.read(keys).items():
+            config = self._configs.get(key.entity)
+            record, state = stored.record, stored.state
+            if record is None or not config.exports:
+                report.skipped.append(key)  # deletes go to Salesforce by the entity's delete policy (issue 11)
+                continue
+            if state is not None and state.status is SyncStatus.SYNCHRONIZED and state.synced_version == record.version:
+                report.skipped.append(key)
+                continue
+            items.append(_Item(key, record, state, self._configs.mapping(key.entity)))
+        return items
+
+    def _read_links(self, items: Sequence[_Item]) -> LinkLookup:
+        wanted: set[tuple[str, str]] = set()
+        for item in items:
+            wanted |= _parents_wanted(item.record, item.mapping)
+        links = self._links.lookup(by_hub_key=sorted(wanted))
+        for item in items:
+            if item.state is not None and item.state.external_ref:
+                links.link(item.key.entity.value, item.key.record_id, item.state.external_ref)
+        return links
+
+    # ------------------------------------------------------------------ sending
+
+    def _send(self, salesforce: SalesforceApi, items: Sequence[_Item], report: ExportReport) -> bool:
+        """Upsert every row of the items, grouped by object and external id field. True if the budget deferred any."""
+        groups: dict[tuple[str, str], list[tuple[_Item, UpsertRow]]] = {}
+        for item in items:
+            assert item.values is not None
+            rows = [item.values.row, *item.values.children]
+            for row in rows:
+                groups.setdefault((row.sobject, row.external_id_field), []).append((item, row))
+        deferred_any = False
+        for (sobject, external_id_field), members in groups.items():
+            # Never one external id twice in one request (rows of one record are unique; records are deduplicated).
+            seen: set[str] = set()
+            unique = []
+            for item, row in members:
+                if row.external_id.lower() not in seen:
+                    seen.add(row.external_id.lower())
+                    unique.append((item, row))
+            outcome: WriteOutcome = salesforce.upsert_many(
+                sobject, [row.values for _, row in unique], external_id_field
+            )
+            for result in outcome.results:
+                item, row = unique[result.index]
+                item.results.append((row, result))
+            if outcome.deferred is not None:
+                deferred_any = True
+                for index in outcome.deferred.indexes:
+                    item, _ = unique[index]
+                    item.deferred = outcome.deferred.resume_after
+                    item.deferred_reason = outcome.deferred.reason.value
+        return deferred_any
+
+    # ------------------------------------------------------------------ outcomes
+
+    def _record_results(self, items: Sequence[_Item], report: ExportReport) -> list[_Item]:
+        """Each record's outcome through the writer; returns the records to send again in this run (their
+        child rows, now that they are linked)."""
+        again: list[_Item] = []
+        child_links: list[LinkClaim] = []
+        for item in items:
+            assert item.values is not None
+            row_result = next((result for row, result in item.results if row is item.values.row), None)
+            if item.deferred is not None and row_result is None:
+                self._park_budget(item, report)
+                continue
+            if row_result is None:
+                self._fail_retryable(item, "Salesforce returned no result for the record", report)
+                continue
+            failure = row_result.failure
+            if failure is not None:
+                if failure.retryable:
+                    self._fail_retryable(item, f"Salesforce {failure.code}: {failure.message}", report)
+                else:
+                    self._fail_permanently(
+                        item,
+                        failure.code,
+                        f"Salesforce {failure.code}: {failure.message}",
+                        item.values.row.values,
+                        report,
+                    )
+                continue
+            salesforce_id = str(row_result.id)
+            children_failed = [
+                (row, result) for row, result in item.results if row is not item.values.row and not result.success
+            ]
+            child_links += [
+                LinkClaim(row.sobject, str(result.id), row.external_id)
+                for row, result in item.results
+                if row is not item.values.row and result.success and result.id
+            ]
+            if item.deferred is not None or children_failed:
+                self._children_unsent(item, salesforce_id, children_failed, report)
+                continue
+            written = self._writer.write(
+                RecordWrite(
+                    item.key,
+                    Happened(
+                        actor=Actor.EXPORT_RESULT,
+                        event=SyncEvent.EXPORT_SUCCEEDED,
+                        record_version=item.record.version,
+                        salesforce_id=salesforce_id,
+                        synced_hash=item.values.values_hash,
+                        synced_field_hashes=item.values.field_hashes,
+                    ),
+                    link=salesforce_id,
+                ),
+                previous=item.state,
+            )
+            if written.superseded:
+                report.requeue.append(item.key)  # changed while it was being sent: export the newer version
+            if item.state is not None and item.state.status is SyncStatus.ERROR:
+                self._resolve_errors(item.key)
+            if item.values.children_wait_for_parent:
+                # Linked now: its child rows go in the next pass.
+                again.append(_Item(item.key, item.record, written.state, item.mapping))
+            else:
+                report.exported.append(item.key)
+            if item.state is None or item.state.external_ref is None:
+                report.linked.append((item.key.entity.value, item.key.record_id))
+        if child_links:
+            self._links.save(child_links)
+            report.linked += [(claim.kind, claim.hub_key) for claim in child_links]
+        return again
+
+    def _children_unsent(
+        self, item: _Item, salesforce_id: str, failed: list[tuple[UpsertRow, RecordResult]], report: ExportReport
+    ) -> None:
+        """The record's own row went but some child rows did not: keep its link, report the children's failure."""
+        permanent = [(row, result) for row, result in failed if result.failure and not result.failure.retryable]
+        if permanent:
+            row, result = permanent[0]
+            assert result.failure is not None
+            message = f"{row.sobject} {row.external_id}: Salesforce {result.failure.code}: {result.failure.message}"
+            self._fail_permanently(item, result.failure.code, message, row.values, report, link=salesforce_id)
+        elif failed:
+            row, result = failed[0]
+            assert result.failure is not None
+            message = f"{row.sobject} {row.external_id}: Salesforce {result.failure.code}: {result.failure.message}"
+            self._fail_retryable(item, message, report, link=salesforce_id)
+        else:
+            self._park_budget(item, report, link=salesforce_id)
+
+    def _park_for_parent(self, item: _Item, waits: WaitsForParent, report: ExportReport) -> None:
+        now = self._clock.now()
+        parked = ParkedExport(item.key, waits.message, now, parent=(waits.parent, waits.parent_key))
+        self._parked.park([parked])
+        happened = Happened(actor=Actor.EXPORT_RESULT, event=SyncEvent.EXPORT_WAITING, message=waits.message)
+        self._writer.write(RecordWrite(item.key, happened), previous=item.state)
+        # The parent may have linked between our read and the park: then nobody would take this one back.
+        again = self._links.lookup(by_hub_key=[(waits.parent, waits.parent_key)])
+        if again.salesforce_id(waits.parent, waits.parent_key) is not None:
+            self._parked.take_children(waits.parent, [waits.parent_key])
+            report.requeue.append(item.key)
+        else:
+            report.parked.append(item.key)
+
+    def _park_unsent(self, item: _Item, report: ExportReport) -> None:
+        """A record whose parent in this batch did not link: it waits in the park like any other child."""
+        outcome = to_salesforce(item.record, item.mapping, self._read_links([item]))
+        if isinstance(outcome, WaitsForParent):
+            self._park_for_parent(item, outcome, report)
+        else:
+            report.requeue.append(item.key)
+
+    def _park_budget(self, item: _Item, report: ExportReport, *, link: str | None = None) -> None:
+        now = self._clock.now()
+        reason = f"deferred by the Salesforce API budget ({item.deferred_reason})"
+        self._parked.park([ParkedExport(item.key, reason, now, resume_after=item.deferred)])
+        if link is not None:
+            happened = Happened(actor=Actor.EXPORT_RESULT, event=SyncEvent.EXPORT_WAITING, message=reason)
+            self._writer.write(RecordWrite(item.key, happened, link=link), previous=item.state)
+        report.parked.append(item.key)
+
+    def _fail_retryable(self, item: _Item, message: str, report: ExportReport, *, link: str | None = None) -> None:
+        happened = Happened(actor=Actor.EXPORT_RESULT, event=SyncEvent.EXPORT_FAILED_RETRYABLE, message=message)
+        self._writer.write(RecordWrite(item.key, happened, link=link), previous=item.state)
+        state = item.state
+        self._errors.record_failure(
+            entity=item.key.entity,
+            record_id=item.key.record_id,
+            direction=ErrorDirection.TO_SALESFORCE,
+            operation=state.operation if state else SyncOperation.INSERT,
+            code=message.split(":", 1)[0].removeprefix("Salesforce ").strip() or "RETRYABLE",
+            message=message,
+            payload=item.values.row.values if item.values else None,
+            status=ErrorStatus.RETRYING,
+            now=self._clock.now(),
+        )
+        report.failed.append(item.key)
+
+    def _fail_permanently(
+        self,
+        item: _Item,
+        code: str,
+        message: str,
+        payload: dict[str, Any] | None,
+        report: ExportReport,
+        *,
+        link: str | None = None,
+    ) -> None:
+        happened = Happened(actor=Actor.EXPORT_RESULT, event=SyncEvent.EXPORT_FAILED_PERMANENT, message=message)
+        written = self._writer.write(RecordWrite(item.key, happened, link=link), previous=item.state)
+        self._errors.record_failure(
+            entity=item.key.entity,
+            record_id=item.key.record_id,
+            direction=ErrorDirection.TO_SALESFORCE,
+            operation=written.state.operation,
+            code=code,
+            message=message,
+            payload=payload,
+            status=ErrorStatus.OPEN,
+            now=self._clock.now(),
+        )
+        report.errors.append(item.key)
+
+    def _resolve_errors(self, key: RecordKey) -> None:
+        now = self._clock.now()
+        for operation in SyncOperation:
+            entry = self._errors.get(error_id(key.entity, key.record_id, ErrorDirection.TO_SALESFORCE, operation))
+            if entry is not None and entry.status in (ErrorStatus.OPEN, ErrorStatus.RETRYING):
+                self._errors.save(resolved(entry, now=now))
+
+    def _requeue_children(self, report: ExportReport) -> None:
+        by_kind: dict[str, set[str]] = {}
+        # Only records linked by this run can have children parked for them (a child re-checks its parent's
+        # link after parking, so one linked meanwhile is not missed).
+        for kind, hub_key in report.linked:
+            by_kind.setdefault(kind, set()).add(hub_key)
+        for kind, parent_keys in by_kind.items():
+            report.requeue += [item.key for item in self._parked.take_children(kind, parent_keys)]
