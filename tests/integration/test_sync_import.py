@@ -27,7 +27,7 @@ from sync_core.domain.sync_state import SyncOperation, SyncStatus
 from sync_core.errors import LinkTakenError
 from sync_core.ports.sync import RecordKey
 from sync_core.services.sync_import import Applied, SyncImportService
-from tests.support.aws_stack import hub_aws_environment
+from tests.support.aws_stack import dynamodb_as_atomic_as_dynamodb, hub_aws_environment
 
 T0 = datetime(2026, 11, 22, 10, 0, tzinfo=UTC)
 SF_ACCOUNT = "001000000000001AAA"
@@ -156,10 +156,11 @@ def test_two_concurrent_deliveries_of_one_new_record_make_one_hub_record(tables:
             errors.append(exc)
 
     threads = [threading.Thread(target=deliver, args=(service,)) for service in services]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    with dynamodb_as_atomic_as_dynamodb():
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
     assert not errors, errors
     linked = {result.record_id for result in results}
     assert len(linked) == 1, results

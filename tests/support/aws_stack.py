@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import boto3
 from moto import mock_aws
@@ -39,3 +41,27 @@ def hub_aws_environment(stack_name: str = "sync-hub-test") -> Iterator[dict[str,
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
+
+
+@contextmanager
+def dynamodb_as_atomic_as_dynamodb() -> Iterator[None]:
+    """In-process moto, one DynamoDB request at a time (what local.aws_server does for the moto server).
+
+    moto's DynamoDB takes no lock: two threads' conditional writes can both pass their checks, and a failed
+    transaction restores a copy of its tables over writes other threads made meanwhile. DynamoDB evaluates a
+    transaction's conditions and writes atomically, so tests that race threads serialise moto's requests: the
+    races between one thread's read and another's write stay, as they are in AWS."""
+    from moto.dynamodb.responses import DynamoHandler
+
+    lock = threading.Lock()
+    original = DynamoHandler.call_action
+
+    def call_action(self: Any) -> Any:
+        with lock:
+            return original(self)
+
+    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        DynamoHandler.call_action = original  # type: ignore[method-assign]
