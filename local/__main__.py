@@ -27,12 +27,12 @@ def main() -> int:
     except BaseException:
         stack.stop()
         raise
+    # From here Ctrl-C only asks the loop to stop: a KeyboardInterrupt landing between "ready" and the loop
+    # (a busy machine) would otherwise end the process by SIGINT without stopping the stack.
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
     print(stack.describe(), flush=True)
     print("ready", flush=True)
-    try:
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
+    while not stop.wait(0.5):
         pass
     print("stopping...", flush=True)
     stack.stop()
