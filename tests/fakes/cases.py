@@ -1,5 +1,4 @@
-"""In-memory case settings, activities, record finder and all-or-nothing batch writer (unit tests of the case
-services)."""
+"""In-memory case settings, activities and record finder (unit tests of the case services)."""
 
 from __future__ import annotations
 
@@ -12,9 +11,9 @@ from sync_core.domain.cases.activities import Activity
 from sync_core.domain.cases.settings import AssignmentRule, SettingKind
 from sync_core.domain.entities import EntityName
 from sync_core.domain.records import HubRecord, Page
-from sync_core.domain.sync_state import SyncState
 from sync_core.errors import AlreadyExistsError, NotFoundError, StaleVersionError
 from sync_core.ports.stores import FieldValue
+from sync_core.ports.sync import StoredWrite
 from tests.fakes.records import InMemoryRecordStore
 
 
@@ -66,19 +65,19 @@ class InMemoryCaseActivityStore:
     def billable(self, case_id: str) -> Iterator[Activity]:
         yield from (activity for activity in self.activities.get(case_id, []) if activity.billable)
 
-    def append(self, case: HubRecord, state: SyncState, *, expected_version: int, activity: Activity) -> None:
+    def append(self, writes: Sequence[StoredWrite], *, activity: Activity) -> None:
         with self._lock:
-            current = self._store.records.get((case.entity, case.id))
+            case_id = writes[0].key.record_id
+            logged = self.activities.setdefault(case_id, [])
+            current = self._store.records.get((EntityName.CASE, case_id))
             if current is None:
-                raise NotFoundError(f"{case.id} does not exist")
-            if current.version != expected_version:
-                raise StaleVersionError("stale", expected=expected_version, current=current.version)
-            logged = self.activities.setdefault(case.id, [])
+                raise NotFoundError(f"{case_id} does not exist")
+            if current.version != writes[0].expected_version:
+                raise StaleVersionError("stale", expected=writes[0].expected_version, current=current.version)
             if any(existing.number == activity.number for existing in logged):
                 raise AlreadyExistsError(f"activity {activity.number} exists")
+            self._store.commit(writes)  # the same conditions as the one write path's transaction
             logged.append(activity)
-            self._store.records[(case.entity, case.id)] = case
-            self._store.states[(case.entity, case.id)] = state
 
 
 class InMemoryRecordFinder:
@@ -98,30 +97,3 @@ class InMemoryRecordFinder:
         after = [r for r in matching if cursor is None or r.id > cursor]
         page = after[:limit]
         return Page[HubRecord](items=page, next_cursor=page[-1].id if len(after) > limit else None)
-
-
-class InMemoryRecordBatchWriter:
-    """Checks every condition before writing anything, as one DynamoDB transaction would."""
-
-    def __init__(self, store: InMemoryRecordStore) -> None:
-        self._store = store
-
-    def write_together(
-        self,
-        *,
-        creates: Sequence[tuple[HubRecord, SyncState]] = (),
-        replaces: Sequence[tuple[HubRecord, SyncState, int]] = (),
-    ) -> None:
-        for record, _, expected in replaces:
-            current = self._store.records.get((record.entity, record.id))
-            if current is None:
-                raise NotFoundError(f"{record.id} does not exist")
-            if current.version != expected:
-                raise StaleVersionError("stale", expected=expected, current=current.version)
-        for record, _ in creates:
-            if (record.entity, record.id) in self._store.records:
-                raise AlreadyExistsError(f"{record.id} exists")
-        written = [(record, state) for record, state, _ in replaces] + list(creates)
-        for record, state in written:
-            self._store.records[(record.entity, record.id)] = record
-            self._store.states[(record.entity, record.id)] = state

@@ -24,7 +24,7 @@ from sync_core.domain.sync.changes import Change, ChangeDirection, ChangeOperati
 from sync_core.domain.sync.policy import ConflictPolicy, DeletePolicy
 from sync_core.domain.sync_config import EntitySyncConfig
 from sync_core.domain.sync_state import SyncOperation, SyncStatus
-from sync_core.errors import LinkTakenError
+from sync_core.errors import LinkTakenError, RetryableError
 from sync_core.ports.sync import RecordKey
 from sync_core.services.sync_import import Applied, SyncImportService
 from tests.support.aws_stack import dynamodb_as_atomic_as_dynamodb, hub_aws_environment
@@ -285,3 +285,27 @@ def test_a_value_the_hub_refuses_is_a_permanent_failure_in_the_error_log(service
     again = log.get(entry.id)
     assert again is not None and again.status is ErrorStatus.RESOLVED
     assert stored(str(created.record_id)).state.status is SyncStatus.SYNCHRONIZED
+
+
+def test_a_contact_whose_account_the_hub_lacks_is_retried_then_dead_lettered(service: SyncImportService) -> None:
+    contact = change("003000000000001AAA", entity=EntityName.CONTACT, LastName="Orphan", AccountId="001000000000077AAA")
+    with pytest.raises(RetryableError) as raised:
+        service.apply(contact)
+    assert raised.value.code == "WAITS_FOR_PARENT"  # not permanent: the account's own change is on its way
+    # Its account arrives: the retried change now applies, with the reference translated to the hub's id
+    account = service.apply(change("001000000000077AAA", Name="Parent"))
+    applied = service.apply(contact)
+    assert applied.outcome is Applied.CREATED
+    assert stored(str(applied.record_id), EntityName.CONTACT).record.fields["account_id"] == account.record_id
+    # A change the queue gave up on: the record goes to Error and its entry is dead
+    later = change("003000000000001AAA", entity=EntityName.CONTACT, at=T0 + timedelta(minutes=1), LastName="X")
+    service.mark_dead(later, "retries spent")
+    assert stored(str(applied.record_id), EntityName.CONTACT).state.status is SyncStatus.ERROR
+    log = DynamoErrorLog(dynamodb_client(), error_log_table=os.environ["ERROR_LOG_TABLE"])
+    entry = log.get(
+        error_id(EntityName.CONTACT, str(applied.record_id), ErrorDirection.FROM_SALESFORCE, SyncOperation.UPDATE)
+    )
+    assert entry is not None and entry.status is ErrorStatus.DEAD
+    # ... until the record's next successful sync resolves it
+    assert service.apply(later).outcome is Applied.UPDATED
+    assert log.get(entry.id).status is ErrorStatus.RESOLVED  # type: ignore[union-attr]

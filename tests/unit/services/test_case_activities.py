@@ -21,13 +21,13 @@ from sync_core.domain.entities import EntityName
 from sync_core.domain.records import HubRecord
 from sync_core.errors import StaleVersionError, ValidationFailedError
 from sync_core.services.cases import CaseServices, case_services
+from sync_core.services.sync_writer import SyncWriter
 from tests.fakes.cases import (
     InMemoryCaseActivityStore,
     InMemoryCaseSettingsStore,
-    InMemoryRecordBatchWriter,
     InMemoryRecordFinder,
 )
-from tests.fakes.records import InMemoryRecordStore, InMemorySequenceStore, InMemorySyncStateStore, SteppingClock
+from tests.fakes.records import InMemoryRecordStore, InMemorySequenceStore, SteppingClock
 
 START = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 SUPPORT = CaseClass(
@@ -49,9 +49,8 @@ class Hub:
         self.activities = InMemoryCaseActivityStore(self.store)
         self.services: CaseServices = case_services(
             records=self.store,
-            states=InMemorySyncStateStore(self.store),
             finder=InMemoryRecordFinder(self.store),
-            writer=InMemoryRecordBatchWriter(self.store),
+            writer=SyncWriter(self.store, SteppingClock(START)),
             settings=self.settings,
             activities=self.activities,
             sequences=InMemorySequenceStore(),

@@ -32,13 +32,13 @@ from sync_core.errors import (
     ValidationFailedError,
 )
 from sync_core.services.cases import CaseServices, case_services
+from sync_core.services.sync_writer import SyncWriter
 from tests.fakes.cases import (
     InMemoryCaseActivityStore,
     InMemoryCaseSettingsStore,
-    InMemoryRecordBatchWriter,
     InMemoryRecordFinder,
 )
-from tests.fakes.records import InMemoryRecordStore, InMemorySequenceStore, InMemorySyncStateStore, SteppingClock
+from tests.fakes.records import InMemoryRecordStore, InMemorySequenceStore, SteppingClock
 
 
 @pytest.fixture
@@ -68,9 +68,8 @@ def service(
 ) -> CaseServices:
     return case_services(
         records=store,
-        states=InMemorySyncStateStore(store),
         finder=InMemoryRecordFinder(store),
-        writer=InMemoryRecordBatchWriter(store),
+        writer=SyncWriter(store, SteppingClock()),
         settings=settings,
         activities=activities,
         sequences=InMemorySequenceStore(),

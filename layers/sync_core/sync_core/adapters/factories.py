@@ -61,13 +61,12 @@ def build_records_service(settings: Settings) -> RecordsService:
 
 def build_case_services(settings: Settings) -> CaseServices:
     client = dynamodb_client()
-    # One store serves single writes and the all-or-nothing release writes (case + invoice).
+    # Reads from the record store; every write (a release's case + invoice together) through the one write path.
     records, sequences = _record_stores(settings)
     return case_services(
         records=records,
-        states=DynamoSyncStateStore(client, sync_state_table=settings.require("SYNC_STATE_TABLE")),
         finder=DynamoRecordFinder(client, records_table=settings.require("RECORDS_TABLE")),
-        writer=records,
+        writer=build_sync_writer(settings, sequences),
         settings=DynamoCaseSettingsStore(client, sync_config_table=settings.require("SYNC_CONFIG_TABLE")),
         activities=DynamoCaseActivityStore(
             client,

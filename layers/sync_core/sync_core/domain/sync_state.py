@@ -67,6 +67,9 @@ class SyncState(BaseModel):
     )
     skip_reason: str | None = Field(default=None, description="Why a policy skipped the record (status Skipped)")
     updated_at: datetime
+    open_errors: list[str] = Field(
+        default_factory=list, description="Ids of the record's open error log entries: its next success resolves them"
+    )
     revision: int = Field(
         default=0, ge=0, description="Counts the writes of this state: each is conditional on the one it read"
     )

@@ -9,8 +9,8 @@ from pydantic import BaseModel
 
 from sync_core.domain.cases.activities import Activity
 from sync_core.domain.cases.settings import AssignmentRule, SettingKind
-from sync_core.domain.records import HubRecord, Page
-from sync_core.domain.sync_state import SyncState
+from sync_core.domain.records import Page
+from sync_core.ports.sync import StoredWrite
 
 
 class CaseSettingsStore(Protocol):
@@ -47,9 +47,10 @@ class CaseActivityStore(Protocol):
         """Every billable activity of the case, oldest first, read page by page."""
         ...
 
-    def append(self, case: HubRecord, state: SyncState, *, expected_version: int, activity: Activity) -> None:
-        """Write the activity, the case's next version (its totals) and its sync state in one transaction.
+    def append(self, writes: Sequence[StoredWrite], *, activity: Activity) -> None:
+        """Write the activity with the case's next version (its totals) and sync state, as the one write path
+        planned them (`writes`, see SyncStore.commit), in one transaction.
 
-        Raises StaleVersionError (or NotFoundError) when the case is no longer at `expected_version`.
+        Raises StaleVersionError (or NotFoundError) when the case is no longer at the version the write expects.
         """
         ...

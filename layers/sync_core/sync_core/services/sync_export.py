@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sync_core.domain.entities import EntityName
 from sync_core.domain.error_log import ErrorDirection, ErrorStatus, error_id, resolved
 from sync_core.domain.records import HubRecord
-from sync_core.domain.salesforce import RecordResult, WriteOutcome
+from sync_core.domain.salesforce import DeferralReason, RecordResult, WriteOutcome
 from sync_core.domain.sync.hub_schema import get_path
 from sync_core.domain.sync.mapping import EntityMapping, ReferenceMap
 from sync_core.domain.sync.transitions import Actor, Happened, SyncEvent
@@ -37,8 +38,15 @@ from sync_core.ports.sync import LinkClaim, LinkLookup, LinkStore, ParkedExport,
 from sync_core.services.sync_config import SyncConfigCache
 from sync_core.services.sync_writer import RecordWrite, SyncWriter
 
+# Deferrals that mean "the budget is spent" (parked until it allows); throttling and outages are retried instead.
+BUDGET_REASONS = frozenset({DeferralReason.RUN_CAP, DeferralReason.HUB_SHARE, DeferralReason.ORG_ALLOCATION})
+# Salesforce objects the hub links by name, read from Salesforce when first needed (price books).
+LOOKED_UP_KINDS = frozenset({"Pricebook2"})
+STANDARD_PRICE_BOOK = "Standard"
+ENTITY_KINDS = frozenset(entity.value for entity in EntityName)  # the hub's name for the org's standard price book
 # Budget-parked exports re-queued by a run that found budget (a batch's worth: the queue paces the rest).
 BUDGET_REQUEUE_LIMIT = 1000
+UNRESOLVED = frozenset({ErrorStatus.OPEN, ErrorStatus.RETRYING, ErrorStatus.DEAD})
 # A record whose parent is in the same batch waits for it within the run, at most this many passes deep
 # (Account -> Opportunity -> Quote -> lines is four).
 MAX_PASSES = 6
@@ -67,6 +75,7 @@ class _Item:
     results: list[tuple[UpsertRow, RecordResult]] = field(default_factory=list)
     deferred: datetime | None = None
     deferred_reason: str | None = None
+    unavailable: str | None = None  # the call carrying its rows failed in a way a retry may pass
 
 
 def _parents_wanted(record: HubRecord, mapping: EntityMapping) -> set[tuple[str, str]]:
@@ -133,6 +142,7 @@ class SyncExportService:
         pending = self._load(list(dict.fromkeys(keys)), report)
         salesforce: SalesforceApi | None = None
         any_deferred = False
+        looked_up: set[str] = set()
         for _ in range(MAX_PASSES):
             if not pending:
                 break
@@ -140,19 +150,31 @@ class SyncExportService:
             in_batch = {(item.key.entity.value, item.key.record_id) for item in pending}
             ready: list[_Item] = []
             later: list[_Item] = []
+            looked_up_now = False
             for item in pending:
                 outcome = to_salesforce(item.record, item.mapping, links)
                 if isinstance(outcome, MappingFailure):
                     self._fail_permanently(item, outcome.code, outcome.message, payload=None, report=report)
                 elif isinstance(outcome, WaitsForParent):
-                    if (outcome.parent, outcome.parent_key) in in_batch:
-                        later.append(item)  # its parent goes in this pass: it follows in the next
+                    if outcome.parent in LOOKED_UP_KINDS and outcome.parent not in looked_up:
+                        looked_up.add(outcome.parent)
+                        looked_up_now = True
+                        salesforce = salesforce or self._salesforce_factory()
+                        self._look_up_price_books(salesforce)
+                        later.append(item)
+                    elif (outcome.parent, outcome.parent_key) in in_batch or outcome.parent not in ENTITY_KINDS:
+                        # Its parent goes in this pass (a record of the batch, or a row one of them sends,
+                        # like a product's price book entry): it follows in the next.
+                        later.append(item)
                     else:
                         self._park_for_parent(item, outcome, report)
                 else:
                     item.values = outcome
                     ready.append(item)
             if not ready:
+                if looked_up_now:
+                    pending = later  # the links just looked up may let them go now
+                    continue
                 for item in later:  # parents that could not go: wait for them in the park
                     self._park_unsent(item, report)
                 break
@@ -180,7 +202,9 @@ class SyncExportService:
             if state is None:
                 continue
             happened = Happened(actor=Actor.EXPORT_RESULT, event=SyncEvent.EXPORT_DEAD, message=message)
-            self._writer.write(RecordWrite(key, happened), previous=state)
+            entry_id = error_id(key.entity, key.record_id, ErrorDirection.TO_SALESFORCE, state.operation)
+            remembered = {"open_errors": sorted({*state.open_errors, entry_id})}
+            self._writer.write(RecordWrite(key, happened, state_changes=remembered), previous=state)
             self._errors.record_failure(
                 entity=key.entity,
                 record_id=key.record_id,
@@ -245,11 +269,17 @@ class SyncExportService:
                 item, row = unique[result.index]
                 item.results.append((row, result))
             if outcome.deferred is not None:
-                deferred_any = True
-                for index in outcome.deferred.indexes:
+                deferred = outcome.deferred
+                budget = deferred.reason in BUDGET_REASONS
+                deferred_any |= budget
+                for index in deferred.indexes:
                     item, _ = unique[index]
-                    item.deferred = outcome.deferred.resume_after
-                    item.deferred_reason = outcome.deferred.reason.value
+                    if budget:
+                        item.deferred = deferred.resume_after
+                        item.deferred_reason = deferred.reason.value
+                    else:
+                        # Throttled or unavailable: a retryable failure of the call, not of the budget.
+                        item.unavailable = f"Salesforce {deferred.reason.value}: not sent, retried later"
         return deferred_any
 
     # ------------------------------------------------------------------ outcomes
@@ -266,7 +296,7 @@ class SyncExportService:
                 self._park_budget(item, report)
                 continue
             if row_result is None:
-                self._fail_retryable(item, "Salesforce returned no result for the record", report)
+                self._fail_retryable(item, item.unavailable or "Salesforce returned no result for the record", report)
                 continue
             failure = row_result.failure
             if failure is not None:
@@ -290,7 +320,7 @@ class SyncExportService:
                 for row, result in item.results
                 if row is not item.values.row and result.success and result.id
             ]
-            if item.deferred is not None or children_failed:
+            if item.deferred is not None or item.unavailable is not None or children_failed:
                 self._children_unsent(item, salesforce_id, children_failed, report)
                 continue
             written = self._writer.write(
@@ -305,13 +335,13 @@ class SyncExportService:
                         synced_field_hashes=item.values.field_hashes,
                     ),
                     link=salesforce_id,
+                    state_changes={"open_errors": []},
                 ),
                 previous=item.state,
             )
+            self._resolve_errors(item.state)
             if written.superseded:
                 report.requeue.append(item.key)  # changed while it was being sent: export the newer version
-            if item.state is not None and item.state.status is SyncStatus.ERROR:
-                self._resolve_errors(item.key)
             if item.values.children_wait_for_parent:
                 # Linked now: its child rows go in the next pass.
                 again.append(_Item(item.key, item.record, written.state, item.mapping))
@@ -339,8 +369,20 @@ class SyncExportService:
             assert result.failure is not None
             message = f"{row.sobject} {row.external_id}: Salesforce {result.failure.code}: {result.failure.message}"
             self._fail_retryable(item, message, report, link=salesforce_id)
+        elif item.unavailable is not None:
+            self._fail_retryable(item, item.unavailable, report, link=salesforce_id)
         else:
             self._park_budget(item, report, link=salesforce_id)
+
+    def _look_up_price_books(self, salesforce: SalesforceApi) -> None:
+        """Link the org's price books by name, the standard one also as "Standard" (one query, once per run that
+        needs them): a product's prices and the lines' price book entries name their price book so."""
+        claims = []
+        for row in salesforce.query("SELECT Id, Name, IsStandard FROM Pricebook2"):
+            claims.append(LinkClaim("Pricebook2", str(row["Id"]), str(row["Name"])))
+            if row.get("IsStandard"):
+                claims.append(LinkClaim("Pricebook2", str(row["Id"]), STANDARD_PRICE_BOOK))
+        self._links.save(claims)
 
     def _park_for_parent(self, item: _Item, waits: WaitsForParent, report: ExportReport) -> None:
         now = self._clock.now()
@@ -375,13 +417,13 @@ class SyncExportService:
 
     def _fail_retryable(self, item: _Item, message: str, report: ExportReport, *, link: str | None = None) -> None:
         happened = Happened(actor=Actor.EXPORT_RESULT, event=SyncEvent.EXPORT_FAILED_RETRYABLE, message=message)
-        self._writer.write(RecordWrite(item.key, happened, link=link), previous=item.state)
-        state = item.state
+        operation, remembered = self._logged(item)
+        self._writer.write(RecordWrite(item.key, happened, link=link, state_changes=remembered), previous=item.state)
         self._errors.record_failure(
             entity=item.key.entity,
             record_id=item.key.record_id,
             direction=ErrorDirection.TO_SALESFORCE,
-            operation=state.operation if state else SyncOperation.INSERT,
+            operation=operation,
             code=message.split(":", 1)[0].removeprefix("Salesforce ").strip() or "RETRYABLE",
             message=message,
             payload=item.values.row.values if item.values else None,
@@ -401,12 +443,13 @@ class SyncExportService:
         link: str | None = None,
     ) -> None:
         happened = Happened(actor=Actor.EXPORT_RESULT, event=SyncEvent.EXPORT_FAILED_PERMANENT, message=message)
-        written = self._writer.write(RecordWrite(item.key, happened, link=link), previous=item.state)
+        operation, remembered = self._logged(item)
+        self._writer.write(RecordWrite(item.key, happened, link=link, state_changes=remembered), previous=item.state)
         self._errors.record_failure(
             entity=item.key.entity,
             record_id=item.key.record_id,
             direction=ErrorDirection.TO_SALESFORCE,
-            operation=written.state.operation,
+            operation=operation,
             code=code,
             message=message,
             payload=payload,
@@ -415,12 +458,22 @@ class SyncExportService:
         )
         report.errors.append(item.key)
 
-    def _resolve_errors(self, key: RecordKey) -> None:
+    def _resolve_errors(self, state: SyncState | None) -> None:
+        """A success resolves the record's open export errors (their ids are kept in its state)."""
+        if state is None:
+            return
         now = self._clock.now()
-        for operation in SyncOperation:
-            entry = self._errors.get(error_id(key.entity, key.record_id, ErrorDirection.TO_SALESFORCE, operation))
-            if entry is not None and entry.status in (ErrorStatus.OPEN, ErrorStatus.RETRYING):
+        for entry_id in state.open_errors:
+            entry = self._errors.get(entry_id)
+            if entry is not None and entry.direction is ErrorDirection.TO_SALESFORCE and entry.status in UNRESOLVED:
                 self._errors.save(resolved(entry, now=now))
+
+    def _logged(self, item: _Item) -> tuple[SyncOperation, dict[str, Any]]:
+        """The operation an export failure is logged under, and the state change that remembers its entry."""
+        operation = item.state.operation if item.state is not None else SyncOperation.INSERT
+        entry_id = error_id(item.key.entity, item.key.record_id, ErrorDirection.TO_SALESFORCE, operation)
+        held = item.state.open_errors if item.state is not None else []
+        return operation, {"open_errors": sorted({*held, entry_id})}
 
     def _requeue_children(self, report: ExportReport) -> None:
         by_kind: dict[str, set[str]] = {}

@@ -34,7 +34,7 @@ from sync_core.domain.sync.merge import MergeAction, MergeResult, merge_inbound
 from sync_core.domain.sync.transitions import Actor, Happened, SyncEvent
 from sync_core.domain.sync.translate import ImportChanges, MappingFailure, WaitsForParent, field_hash, from_salesforce
 from sync_core.domain.sync_config import EntitySyncConfig
-from sync_core.domain.sync_state import SyncOperation, SyncState, SyncStatus
+from sync_core.domain.sync_state import SyncOperation, SyncState
 from sync_core.errors import (
     AlreadyExistsError,
     ContendedError,
@@ -141,13 +141,19 @@ class SyncImportService:
         record_id = links.hub_key(change.entity.value, change.salesforce_id)
         operation = _operation_of(change, created=record_id is None)
         if record_id is not None:
+            entry_id = error_id(change.entity, record_id, ErrorDirection.FROM_SALESFORCE, operation)
+            key = RecordKey(change.entity, record_id)
+            state = self._store.read_state(key)
+            held = state.open_errors if state is not None else []
             self._writer.write(
                 RecordWrite(
-                    key=RecordKey(change.entity, record_id),
+                    key=key,
                     happened=Happened(
                         actor=Actor.SYNC_IMPORT, event=SyncEvent.IMPORT_FAILED, operation=operation, message=message
                     ),
-                )
+                    state_changes={"open_errors": sorted({*held, entry_id})},
+                ),
+                previous=state,
             )
         self._errors.record_failure(
             entity=change.entity,
@@ -248,6 +254,10 @@ class _Attempt:
 
     # ------------------------------------------------------------------ outcomes
 
+    def succeeded(self) -> dict[str, Any]:
+        """What a successful write keeps: the stamps, and no open error (resolved after the write)."""
+        return {**self.stamps(), "open_errors": []}
+
     def stamps(self) -> dict[str, Any]:
         """What the state keeps of this change: the field stamps and the newest Salesforce stamp applied."""
         held = self.state.last_salesforce_modstamp if self.state else None
@@ -285,7 +295,7 @@ class _Attempt:
             happened,
             expected_version=self.record.version,
             delete_record=True,
-            state_changes={**self.stamps(), "synced_field_hashes": self.state_hashes()},
+            state_changes={**self.succeeded(), "synced_field_hashes": self.state_hashes()},
         )
         self.service._writer.write(write, previous=self.state)
         self.resolve_errors()
@@ -302,9 +312,10 @@ class _Attempt:
             self.key,
             happened,
             unlink=self.salesforce_id,
-            state_changes={**self.stamps(), "external_ref": None, "synced_field_hashes": {}},
+            state_changes={**self.succeeded(), "external_ref": None, "synced_field_hashes": {}},
         )
         self.service._writer.write(write, previous=self.state)
+        self.resolve_errors()
         return self.result(Applied.UNLINKED)
 
     def conflict(self) -> ImportResult:
@@ -328,7 +339,9 @@ class _Attempt:
             self.service._writer.write(RecordWrite(self.key, None, state_changes=self.stamps()), previous=self.state)
             return self.result(Applied.CONFLICT_HUB_KEPT, outcome.message, queue_export=True)
         happened = self.import_happened(SyncEvent.CONFLICT, SyncOperation.UPDATE, message=outcome.message)
-        self.service._writer.write(RecordWrite(self.key, happened), previous=self.state)
+        entry_id = error_id(self.entity, self.key.record_id, ErrorDirection.FROM_SALESFORCE, SyncOperation.UPDATE)
+        remembered = {"open_errors": sorted({*(self.state.open_errors if self.state else []), entry_id})}
+        self.service._writer.write(RecordWrite(self.key, happened, state_changes=remembered), previous=self.state)
         self.service._errors.record_failure(
             entity=self.entity,
             record_id=self.key.record_id,
@@ -393,7 +406,7 @@ class _Attempt:
                 synced_field_hashes=self.state_hashes(),
             )
             self.service._writer.write(
-                RecordWrite(self.key, happened, state_changes=self.stamps()), previous=self.state
+                RecordWrite(self.key, happened, state_changes=self.succeeded()), previous=self.state
             )
             self.resolve_errors()
             return self.result(Applied.UNCHANGED)
@@ -422,7 +435,7 @@ class _Attempt:
             # other unexported edits still go to Salesforce (the export sends the merged record).
             happened = Happened(actor=Actor.SYSTEM, event=SyncEvent.UPDATE, record_version=record.version)
             outcome = Applied.CONFLICT_SALESFORCE_WON
-            changes = self.stamps()
+            changes = self.succeeded()
         else:
             happened = self.import_happened(
                 SyncEvent.IMPORT_APPLIED,
@@ -434,7 +447,7 @@ class _Attempt:
                 synced_field_hashes=self.state_hashes(),
             )
             outcome = Applied.CREATED if creating else Applied.UPDATED
-            changes = self.stamps()
+            changes = self.succeeded()
         write = RecordWrite(
             self.key,
             happened,
@@ -453,7 +466,9 @@ class _Attempt:
         operation = _operation_of(self.change, created=self.record is None)
         if self.state is not None:
             happened = self.import_happened(SyncEvent.IMPORT_FAILED, operation, message=message)
-            self.service._writer.write(RecordWrite(self.key, happened), previous=self.state)
+            entry_id = error_id(self.entity, self.key.record_id, ErrorDirection.FROM_SALESFORCE, operation)
+            remembered = {"open_errors": sorted({*self.state.open_errors, entry_id})}
+            self.service._writer.write(RecordWrite(self.key, happened, state_changes=remembered), previous=self.state)
         self.service._errors.record_failure(
             entity=self.entity,
             record_id=self.record_id or f"sf:{self.salesforce_id}",
@@ -468,20 +483,15 @@ class _Attempt:
         return self.result(Applied.FAILED, message)
 
     def resolve_errors(self) -> None:
-        """A success resolves the record's open import errors (looked up only if its state showed one)."""
-        # A record created now had no state to show one: an import that failed before it existed stays in the
-        # error log under sf:<Salesforce id> until a person closes it (looking it up would cost every create
-        # a request).
-        if self.state is None or self.record_id is None:
-            return
-        if self.state.status is not SyncStatus.ERROR and not self.state.error:
+        """A success resolves the record's open error log entries (their ids are kept in its state). A record
+        created now had no state to keep them: an import that failed before it existed stays in the error log
+        under sf:<Salesforce id> until a person closes it (looking it up would cost every create a request)."""
+        if self.state is None:
             return
         now = self.service._clock.now()
-        for operation in SyncOperation:
-            entry = self.service._errors.get(
-                error_id(self.entity, self.record_id, ErrorDirection.FROM_SALESFORCE, operation)
-            )
-            if entry is not None and entry.status in (ErrorStatus.OPEN, ErrorStatus.RETRYING):
+        for entry_id in self.state.open_errors:
+            entry = self.service._errors.get(entry_id)
+            if entry is not None and entry.status is not ErrorStatus.RESOLVED:
                 self.service._errors.save(resolved(entry, now=now))
 
 

@@ -67,6 +67,7 @@ class _Unread:
 
 UNREAD = _Unread()
 type Previous = SyncState | _Unread | None
+type Commit = Callable[[Sequence[StoredWrite]], None]
 
 
 def _always_exports(_: EntityName) -> bool:
@@ -88,14 +89,23 @@ class SyncWriter:
     def store(self) -> SyncStore:
         return self._store
 
-    def write(self, write: RecordWrite, *, previous: Previous = UNREAD) -> Written:
+    def write(self, write: RecordWrite, *, previous: Previous = UNREAD, commit: Commit | None = None) -> Written:
         """Write one record with its state (and link): one transaction, recomputed if its state moved."""
-        return self.write_together([write], previous={write.key: previous})[0]
+        return self.write_together([write], previous={write.key: previous}, commit=commit)[0]
 
     def write_together(
-        self, writes: Sequence[RecordWrite], *, previous: Mapping[RecordKey, Previous] | None = None
+        self,
+        writes: Sequence[RecordWrite],
+        *,
+        previous: Mapping[RecordKey, Previous] | None = None,
+        commit: Commit | None = None,
     ) -> list[Written]:
-        """Several records all or nothing (a released case and its invoice), in one transaction."""
+        """Several records all or nothing (a released case and its invoice), in one transaction.
+
+        `commit` replaces the store's commit for a caller whose transaction holds more than records (a case's
+        activity, written with the case's next version): it must write the given StoredWrites as SyncStore.commit
+        does, in the same transaction as its own items."""
+        commit = commit or self._store.commit
         known: dict[RecordKey, SyncState | None] = {}
         for write in writes:
             given = (previous or {}).get(write.key, UNREAD)
@@ -104,7 +114,7 @@ class SyncWriter:
             now = self._clock.now()
             planned = [self._plan(write, known[write.key], now) for write in writes]
             try:
-                self._store.commit([stored for stored, _ in planned])
+                commit([stored for stored, _ in planned])
             except StateMovedError:
                 if attempt == STATE_ATTEMPTS:
                     raise
@@ -151,7 +161,8 @@ class SyncWriter:
 def user_write(
     record: HubRecord, event: SyncEvent, *, expected_version: int | None, actor: Actor = Actor.USER
 ) -> RecordWrite:
-    """A user's (or the system's) write of a record: insert, update (put at expected_version), or delete."""
+    """A user's (or the system's) write of a record: insert (expected_version None), update (put at
+    expected_version), or delete (at expected_version)."""
     version = record.version if event is not SyncEvent.DELETE else expected_version
     return RecordWrite(
         key=RecordKey(record.entity, record.id),

@@ -9,23 +9,16 @@ version (its running totals, conditional on the version read) and the case's syn
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
-
 from sync_core.adapters.dynamodb.codec import decode_cursor, deserialize_item, encode_cursor, serialize_item
-from sync_core.adapters.dynamodb.records import (
-    DynamoRecordStore,
-    condition_failed,
-    record_put_action,
-    state_put_action,
-)
+from sync_core.adapters.dynamodb.sync import DynamoSyncStore
 from sync_core.domain.cases.activities import Activity
 from sync_core.domain.entities import EntityName
-from sync_core.domain.records import HubRecord, Page
-from sync_core.domain.sync_state import SyncState
+from sync_core.domain.records import Page
 from sync_core.errors import ValidationFailedError
+from sync_core.ports.sync import StoredWrite
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -49,7 +42,7 @@ class DynamoCaseActivityStore:
         self._client = client
         self._records_table = records_table
         self._state_table = sync_state_table
-        self._records = DynamoRecordStore(client, records_table=records_table, sync_state_table=sync_state_table)
+        self._sync = DynamoSyncStore(client, records_table=records_table, sync_state_table=sync_state_table)
 
     def page(self, case_id: str, *, limit: int, cursor: str | None) -> Page[Activity]:
         partition = activity_partition(case_id)
@@ -76,26 +69,18 @@ class DynamoCaseActivityStore:
                 return
             request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
 
-    def append(self, case: HubRecord, state: SyncState, *, expected_version: int, activity: Activity) -> None:
+    def append(self, writes: Sequence[StoredWrite], *, activity: Activity) -> None:
+        # The case's next version and state come from the one write path (SyncWriter); the activity joins
+        # their transaction. Its number is taken only if the case moved on too: reported as the case's refusal.
+        case = writes[0].key
         activity_put = {
             "Put": {
                 "TableName": self._records_table,
-                "Item": activity_item(case.id, activity),
+                "Item": activity_item(case.record_id, activity),
                 "ConditionExpression": "attribute_not_exists(pk)",
             }
         }
-        actions: list[Any] = [
-            record_put_action(self._records_table, case, expected_version),
-            state_put_action(self._state_table, state),
-            activity_put,
-        ]
-        try:
-            self._client.transact_write_items(TransactItems=actions)
-        except ClientError as exc:
-            if not condition_failed(exc):
-                raise
-            # The case's version check guards the numbering: a taken number means the case moved on too.
-            raise self._records.refusal(case.entity, case.id, expected_version) from exc
+        self._sync.commit_with(writes, [activity_put])
 
     def _query(self, partition: str, *, limit: int) -> dict[str, Any]:
         return {

@@ -125,6 +125,11 @@ class DynamoSyncStore:
         return state_from_item(item) if item else None
 
     def commit(self, writes: Sequence[StoredWrite]) -> None:
+        self.commit_with(writes, ())
+
+    def commit_with(self, writes: Sequence[StoredWrite], also: Sequence[dict[str, Any]]) -> None:
+        """commit, with more items of the caller's in the same transaction (a case's activity). An item of
+        `also` whose condition fails is reported as the first record's refusal (it moved on meanwhile)."""
         actions: list[dict[str, Any]] = []
         # What each transaction item is, to say which condition failed: (kind, write).
         roles: list[tuple[str, StoredWrite]] = []
@@ -157,6 +162,8 @@ class DynamoSyncStore:
             if write.record is not None and write.expected_version is None and write.record.version == 1
             if self._sequences and (claim := self._sequences.claim(write.record))
         ]
+        roles += [("also", writes[0])] * len(also)
+        actions += also
         try:
             self._client.transact_write_items(TransactItems=actions + claims)  # type: ignore[arg-type]
         except ClientError as exc:
@@ -223,6 +230,8 @@ class DynamoSyncStore:
         entity, record_id = write.state.entity, write.state.record_id
         if role == "state":
             return StateMovedError(f"the sync state of {entity.value} {record_id} changed meanwhile; retry")
+        if role == "also" and write.record is None:
+            return StateMovedError(f"{entity.value} {record_id} changed meanwhile; retry")
         if role == "claim" and write.claim is not None:
             return LinkTakenError(
                 f"Salesforce {write.claim.kind} {write.claim.salesforce_id} is linked to another hub record",
@@ -277,10 +286,14 @@ class DynamoLinkStore:
 
     def save(self, claims: Sequence[LinkClaim]) -> None:
         requests: list[dict[str, Any]] = []
-        for claim in dict.fromkeys(claims):
+        # One request per key in a batch (DynamoDB refuses duplicates): the last claim of a key wins.
+        forward = {(claim.kind, claim.salesforce_id): claim for claim in claims}
+        for claim in forward.values():
             requests.append(
                 {"PutRequest": {"Item": {**link_key(claim.kind, claim.salesforce_id), "hub_key": {"S": claim.hub_key}}}}
             )
+        backward = {(claim.kind, claim.hub_key): claim for claim in claims}
+        for claim in backward.values():
             requests.append(
                 {
                     "PutRequest": {

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sync_core.ports.cases import CaseActivityStore, CaseSettingsStore
-from sync_core.ports.stores import Clock, RecordBatchWriter, RecordFinder, RecordStore, SequenceStore, SyncStateStore
+from sync_core.ports.stores import Clock, RecordFinder, RecordStore, SequenceStore
 from sync_core.services.cases.activities import CaseActivitiesService
 from sync_core.services.cases.cases import CaseService
 from sync_core.services.cases.records import CaseRecords
@@ -20,6 +20,7 @@ from sync_core.services.cases.references import CaseReferenceLoader
 from sync_core.services.cases.related import RelatedCasesService
 from sync_core.services.cases.settings import CaseSettingsService
 from sync_core.services.cases.workflow import CaseWorkflowService
+from sync_core.services.sync_writer import SyncWriter
 
 
 @dataclass(frozen=True)
@@ -34,16 +35,15 @@ class CaseServices:
 def case_services(
     *,
     records: RecordStore,
-    states: SyncStateStore,
     finder: RecordFinder,
-    writer: RecordBatchWriter,
+    writer: SyncWriter,
     settings: CaseSettingsStore,
     activities: CaseActivityStore,
     sequences: SequenceStore,
     clock: Clock,
 ) -> CaseServices:
     """Every case service on the same ports."""
-    shared = CaseRecords(records=records, states=states, writer=writer, activities=activities, clock=clock)
+    shared = CaseRecords(records=records, writer=writer, activities=activities, clock=clock)
     references = CaseReferenceLoader(records=records, finder=finder, settings=settings)
     return CaseServices(
         cases=CaseService(cases=shared, references=references, finder=finder, sequences=sequences),

@@ -49,7 +49,5 @@ class CaseActivitiesService:
         case = self._cases.with_sums_for(case_id, current.fields, case_class)
         now = self._cases.clock.now()
         updated, logged = log_activity(case, activity, case_class=case_class, actor=actor, now=now)
-        record = self._cases.next_version(current, updated, actor=actor, now=now)
-        state = self._cases.state_after_update(record, now=now)
-        self._cases.activities.append(record.to_hub_record(), state, expected_version=current.version, activity=logged)
+        record = self._cases.append_activity(current, updated, logged, actor=actor, now=now)
         return record, logged

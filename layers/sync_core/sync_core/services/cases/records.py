@@ -1,7 +1,7 @@
 """Reading and writing case records: 404s, the If-Match check, the next version with its sync state.
 
-Every case service writes through here, so every write leaves the case Modified Locally for the export and is
-conditional on the version it read.
+Every case service writes through here, and here through the one write path (SyncWriter): every write leaves
+the case Modified Locally for the export and is conditional on the version it read.
 """
 
 from __future__ import annotations
@@ -10,16 +10,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sync_core.domain.cases.activities import rebased_totals
+from sync_core.domain.cases.activities import Activity, rebased_totals
 from sync_core.domain.cases.billing import needs_rebasing
 from sync_core.domain.cases.models import Case, CaseRecord
 from sync_core.domain.cases.settings import CaseClass
 from sync_core.domain.entities import EntityName
 from sync_core.domain.records import HubRecord
-from sync_core.domain.sync_state import SyncOperation, SyncState, state_after_local_write
+from sync_core.domain.sync.transitions import Actor, SyncEvent
 from sync_core.errors import NotFoundError, StaleVersionError
 from sync_core.ports.cases import CaseActivityStore
-from sync_core.ports.stores import Clock, RecordBatchWriter, RecordStore, SyncStateStore
+from sync_core.ports.stores import Clock, RecordStore
+from sync_core.services.sync_writer import SyncWriter, user_write
 
 
 class CaseRecords:
@@ -29,15 +30,13 @@ class CaseRecords:
         self,
         *,
         records: RecordStore,
-        states: SyncStateStore,
-        writer: RecordBatchWriter,
+        writer: SyncWriter,
         activities: CaseActivityStore,
         clock: Clock,
     ) -> None:
         self.records = records
         self.activities = activities
         self.clock = clock
-        self._states = states
         self._writer = writer
 
     def get(self, case_id: str) -> CaseRecord:
@@ -70,18 +69,8 @@ class CaseRecords:
             update={"version": current.version + 1, "fields": case, "updated_at": now, "updated_by": actor}
         )
 
-    def state_after_update(self, record: CaseRecord, *, now: datetime) -> SyncState:
-        return state_after_local_write(
-            self._states.get(EntityName.CASE, record.id),
-            entity=EntityName.CASE,
-            record_id=record.id,
-            operation=SyncOperation.UPDATE,
-            record_version=record.version,
-            now=now,
-        )
-
     def create(self, record: CaseRecord, *, now: datetime) -> None:
-        self.records.create(record.to_hub_record(), local_write_state(EntityName.CASE, record.id, now))
+        self._writer.write(user_write(record.to_hub_record(), SyncEvent.INSERT, expected_version=None), previous=None)
 
     def save(
         self,
@@ -90,30 +79,29 @@ class CaseRecords:
         *,
         actor: str,
         now: datetime | None = None,
-        created: Sequence[tuple[HubRecord, SyncState]] = (),
+        created: Sequence[HubRecord] = (),
     ) -> CaseRecord:
-        """Write the next version, conditional on the version read, with any records the change creates."""
+        """Write the next version, conditional on the version read, with any records the change creates (a
+        release's invoice and contract usage: written by the hub itself, actor SYSTEM) in the same transaction."""
         now = now or self.clock.now()
         record = self.next_version(current, case, actor=actor, now=now)
-        state = self.state_after_update(record, now=now)
-        if created:
-            self._writer.write_together(creates=created, replaces=[(record.to_hub_record(), state, current.version)])
-        else:
-            self.records.replace(record.to_hub_record(), state, expected_version=current.version)
+        writes = [user_write(record.to_hub_record(), SyncEvent.UPDATE, expected_version=current.version)]
+        writes += [user_write(new, SyncEvent.INSERT, expected_version=None, actor=Actor.SYSTEM) for new in created]
+        self._writer.write_together(writes, previous={write.key: None for write in writes[1:]})
+        return record
+
+    def append_activity(
+        self, current: CaseRecord, case: Case, activity: Activity, *, actor: str, now: datetime
+    ) -> CaseRecord:
+        """The case's next version (its totals) with a new activity, in one transaction."""
+        record = self.next_version(current, case, actor=actor, now=now)
+        write = user_write(record.to_hub_record(), SyncEvent.UPDATE, expected_version=current.version)
+        self._writer.write(write, commit=lambda writes: self.activities.append(writes, activity=activity))
         return record
 
 
-def new_record(
-    entity: EntityName, record_id: str, fields: dict[str, Any], actor: str, now: datetime
-) -> tuple[HubRecord, SyncState]:
-    """A record a case change creates (an invoice, contract usage), with its first sync state."""
-    record = HubRecord(
+def new_record(entity: EntityName, record_id: str, fields: dict[str, Any], actor: str, now: datetime) -> HubRecord:
+    """A record a case change creates (an invoice, contract usage)."""
+    return HubRecord(
         entity=entity, id=record_id, version=1, fields=fields, created_at=now, updated_at=now, updated_by=actor
-    )
-    return record, local_write_state(entity, record_id, now)
-
-
-def local_write_state(entity: EntityName, record_id: str, now: datetime) -> SyncState:
-    return state_after_local_write(
-        None, entity=entity, record_id=record_id, operation=SyncOperation.INSERT, record_version=1, now=now
     )

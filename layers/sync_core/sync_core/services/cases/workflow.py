@@ -16,7 +16,6 @@ from sync_core.domain.cases.transitions import (
 from sync_core.domain.cases.vocabulary import CaseAction, format_contract_usage_id, format_invoice_id
 from sync_core.domain.entities import EntityName
 from sync_core.domain.records import HubRecord
-from sync_core.domain.sync_state import SyncState
 from sync_core.errors import NotFoundError
 from sync_core.ports.cases import CaseSettingsStore
 from sync_core.ports.stores import SequenceStore
@@ -64,7 +63,7 @@ class CaseWorkflowService:
             settings=settings,
             billable_activities=self._billable_activities(case_id, case, settings, request),
         )
-        created: list[tuple[HubRecord, SyncState]] = []
+        created: list[HubRecord] = []
         updated = outcome.case
         if outcome.invoice is not None:
             invoice_id = format_invoice_id(self._sequences.next_value(INVOICE_SEQUENCE))
