@@ -2,7 +2,9 @@
 
 Each request becomes a payload format 2.0 event, the route's function is invoked in-process, and its
 answer is turned back into HTTP. Like `sam local start-api`, the cloud authorisers are not enforced:
-the X-Hub-User header names the caller and reaches the function as a JWT authoriser's `sub` claim.
+the X-Hub-User header names the caller and reaches the function as a JWT authoriser's `sub` claim, and
+X-Hub-Roles (comma- or space-separated) its groups claim, flattened to "[a b]" as API Gateway hands JWT
+arrays over. A request with neither header is the stack's default user with its default roles.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from tools.template_info import ApiRoute
 log = logging.getLogger("local.gateway")
 
 USER_HEADER = "X-Hub-User"
+ROLES_HEADER = "X-Hub-Roles"
 TEXT_TYPES = ("text/", "application/json", "application/xml", "application/soap+xml", "application/x-www-form")
 ControlHandler = Callable[[Request, list[str]], Response]
 
@@ -84,7 +87,7 @@ class RouteTable:
 
 
 def build_http_event(
-    request: Request, route: ApiRoute, path_parameters: dict[str, str], user: str | None
+    request: Request, route: ApiRoute, path_parameters: dict[str, str], user: str | None, roles: str | None = None
 ) -> dict[str, Any]:
     """An API Gateway HTTP API payload format 2.0 event for this request."""
     now = time.time()
@@ -134,7 +137,11 @@ def build_http_event(
     if raw:
         event["body"] = raw.decode("utf-8") if is_text else base64.b64encode(raw).decode()
     if user:
-        event["requestContext"]["authorizer"] = {"jwt": {"claims": {"sub": user}, "scopes": None}}
+        claims = {"sub": user}
+        groups = [part for part in (roles or "").replace(",", " ").split() if part]
+        if groups:
+            claims["cognito:groups"] = "[" + " ".join(groups) + "]"
+        event["requestContext"]["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
     return event
 
 
@@ -169,12 +176,14 @@ class LocalGateway:
         functions: dict[str, LocalFunction],
         *,
         default_user: str | None = None,
+        default_roles: str | None = None,
         controls: dict[str, ControlHandler] | None = None,
         fallbacks: dict[str, ControlHandler] | None = None,
     ) -> None:
         self.routes = RouteTable(routes)
         self.functions = functions
         self.default_user = default_user
+        self.default_roles = default_roles
         self.controls = controls or {}
         self.fallbacks = fallbacks or {}
 
@@ -199,9 +208,13 @@ class LocalGateway:
                 return fallback(request, [])
             return _json({"message": "Not Found"}, 404)  # what API Gateway answers for no route
         compiled, parameters = found
-        user = request.headers.get(USER_HEADER) or self.default_user
+        named_user = request.headers.get(USER_HEADER)
+        user = named_user or self.default_user
+        roles = request.headers.get(ROLES_HEADER)
+        if roles is None and not named_user:
+            roles = self.default_roles
         try:
-            event = build_http_event(request, compiled.route, parameters, user)
+            event = build_http_event(request, compiled.route, parameters, user, roles)
         except UnicodeDecodeError as exc:
             # A text body travels in the event as a string: one that is not UTF-8 cannot be handed on.
             message = f"request body is not valid UTF-8 (byte {exc.start})"

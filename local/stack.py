@@ -89,6 +89,7 @@ class LocalStackConfig:
     with_emulator: bool = True
     seed_demo_data: bool = True
     default_user: str = "local-admin"
+    default_roles: str = "administrator"
     log_level: str = "INFO"
 
     @classmethod
@@ -101,8 +102,13 @@ class LocalStackConfig:
             with_emulator=os.environ.get("HUB_EMULATOR", "1") != "0",
             seed_demo_data=os.environ.get("HUB_SEED", "1") != "0",
             default_user=os.environ.get("HUB_LOCAL_USER", "local-admin"),
+            default_roles=os.environ.get("HUB_LOCAL_ROLES", "administrator"),
             log_level=os.environ.get("HUB_LOG_LEVEL", "INFO"),
         )
+
+
+# The demo data includes case settings, which only an administrator may write.
+SEED_CALLER = {"X-Hub-User": "demo-seed", "X-Hub-Roles": "administrator"}
 
 
 @dataclass
@@ -279,6 +285,7 @@ class LocalStack:
             self.routes,
             self.functions,
             default_user=self.config.default_user,
+            default_roles=self.config.default_roles,
             controls={
                 "health": lambda request, rest: _json({"status": "ok", **self.endpoints()}),
                 "outbound": lambda request, rest: _json(self.outbound.requests),
@@ -392,7 +399,11 @@ class LocalStack:
 
         for method, path, body in DEMO_REQUESTS:
             answer = requests.request(
-                method, f"{self.api_url}{path}", json=body, headers={"X-Hub-User": "demo-seed"}, timeout=10
+                method,
+                f"{self.api_url}{path}",
+                json=body,
+                headers={"X-Hub-User": "demo-seed", "X-Hub-Roles": "administrator"},
+                timeout=10,
             )
             if answer.status_code >= 300:
                 log.warning("demo data %s %s refused: %s %s", method, path, answer.status_code, answer.text[:300])
@@ -410,7 +421,8 @@ class LocalStack:
         lines = [
             "Salesforce sync hub, local stack (Ctrl-C stops it)",
             f"  API gateway        {self.api_url}   "
-            f"(X-Hub-User header names the caller; default {self.config.default_user})",
+            f"(X-Hub-User and X-Hub-Roles name the caller and its roles; "
+            f"default {self.config.default_user}, {self.config.default_roles})",
             f"  AWS (moto server)  {self.aws_endpoint}   (account {ACCOUNT_ID}, region {REGION}, any credentials)",
         ]
         if self.emulator is not None:

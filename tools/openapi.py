@@ -31,7 +31,9 @@ def generate() -> dict[str, Any]:
     document["info"]["description"] = (
         "Records, cases and sync administration of the Salesforce sync hub. In the cloud every route is "
         "authorised by IAM (SigV4) or a JWT authoriser (template parameter ApiAuthMode); on the local stack "
-        "the X-Hub-User header names the caller."
+        "the X-Hub-User and X-Hub-Roles headers name the caller and its roles. Roles (agent, integration, "
+        "administrator) come from the JWT's groups or scopes, or for IAM callers from HUB_IAM_ROLE_MAP; a route "
+        "that needs one documents its 403."
     )
     return document
 

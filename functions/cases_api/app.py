@@ -35,6 +35,7 @@ from sync_core.http.openapi import answers
 from sync_core.http.params import Cursor, IdempotencyKey, IfMatch, Limit
 from sync_core.http.preconditions import etag
 from sync_core.http.resolver import HubResolver, api_handler
+from sync_core.http.roles import Role
 from sync_core.http.writes import run_write
 from sync_core.observability import metrics
 from sync_core.services.cases import CaseServices
@@ -382,10 +383,10 @@ def register_setting_routes(kind: SettingKind[Any]) -> None:
     )(get_setting)
     app.put(
         item,
-        summary=f"Create or replace a {label}",
+        summary=f"Create or replace a {label} (administrator)",
         tags=SETTINGS,
         responses=answers(HTTPStatus.OK, f"The {label}", HTTPStatus.UNPROCESSABLE_ENTITY),
-    )(put_setting)
+    )(app.requires(Role.ADMINISTRATOR)(put_setting))
 
 
 for _kind in SETTING_KINDS:
@@ -404,10 +405,11 @@ def get_assignment_rules() -> AssignmentRules:
 
 @app.put(
     "/cases/settings/assignment-rules",
-    summary="Replace the case assignment map",
+    summary="Replace the case assignment map (administrator)",
     tags=SETTINGS,
     responses=answers(HTTPStatus.OK, "The assignment map", HTTPStatus.UNPROCESSABLE_ENTITY),
 )
+@app.requires(Role.ADMINISTRATOR)
 def put_assignment_rules(body: Annotated[AssignmentRules, Body()]) -> AssignmentRules:
     return _services().settings.put_assignment_rules(body)
 

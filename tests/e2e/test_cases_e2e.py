@@ -44,10 +44,13 @@ def test_a_case_through_its_whole_workflow_to_the_invoice_its_release_creates(lo
     tag = uuid.uuid4().hex[:8]
     class_id, workgroup_id = f"E2E-{tag}", f"WG-{tag}"
 
-    # Given a billable class, a workgroup alice belongs to, and an account with one contact
+    # Given a billable class, a workgroup alice belongs to (set up by an administrator), and an account with one
+    # contact
+    admin = {"X-Hub-Roles": "administrator"}
     alice.ok(
         "PUT",
         f"/cases/settings/classes/{class_id}",
+        headers=admin,
         json={
             "class_id": class_id,
             "billable": True,
@@ -61,6 +64,7 @@ def test_a_case_through_its_whole_workflow_to_the_invoice_its_release_creates(lo
     alice.ok(
         "PUT",
         f"/cases/settings/workgroups/{workgroup_id}",
+        headers=admin,
         json={"workgroup_id": workgroup_id, "members": ["alice@hub.example", "bob@hub.example"]},
     )
     account = alice.ok("POST", "/records/Account", 201, json={"name": f"Case Test {tag} Ltd"})["id"]

@@ -52,6 +52,9 @@ def _every(api: str, path: str, **params: Any) -> list[dict[str, Any]]:
             return found
 
 
+ADMIN = {"X-Hub-Roles": "administrator"}  # only an administrator writes case settings
+
+
 def _case(api: str, tag: str) -> str:
     """A new billable case, taken by alice."""
     class_id, workgroup_id = f"CC-{tag}", f"WG-{tag}"
@@ -59,12 +62,14 @@ def _case(api: str, tag: str) -> str:
         api,
         "PUT",
         f"/cases/settings/classes/{class_id}",
+        headers=ADMIN,
         json={"class_id": class_id, "billable": True, "labor_rate": 100, "round_time_minutes": 15},
     )
     _ok(
         api,
         "PUT",
         f"/cases/settings/workgroups/{workgroup_id}",
+        headers=ADMIN,
         json={"workgroup_id": workgroup_id, "members": ["alice@hub.example"]},
     )
     account = _ok(api, "POST", "/records/Account", 201, json={"name": f"Concurrency {tag} Ltd"})["id"]

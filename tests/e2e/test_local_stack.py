@@ -77,3 +77,24 @@ def test_demo_case_settings_let_a_new_user_open_a_case_right_away(local_stack: R
     )
     assert created.status_code == 201, created.text
     assert created.json()["fields"]["contact_id"] == anouk  # the account's only active contact
+
+
+def test_only_an_administrator_changes_settings_on_the_local_stack(local_stack: RunningLocalStack) -> None:
+    """X-Hub-Roles names the caller's roles (the JWT groups claim in the cloud); a user without it has none."""
+    api = local_stack.api_url
+    workgroup = {"workgroup_id": "ROLES", "members": ["alice"]}
+    refused = requests.put(
+        f"{api}/cases/settings/workgroups/ROLES", json=workgroup, headers={"X-Hub-User": "alice"}, timeout=10
+    )
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["required_roles"] == ["administrator"]
+    as_agent = {"X-Hub-User": "alice", "X-Hub-Roles": "agent"}
+    assert (
+        requests.put(f"{api}/cases/settings/workgroups/ROLES", json=workgroup, headers=as_agent, timeout=10).status_code
+        == 403
+    )
+    as_admin = {"X-Hub-User": "root", "X-Hub-Roles": "agent, administrator"}
+    accepted = requests.put(f"{api}/cases/settings/workgroups/ROLES", json=workgroup, headers=as_admin, timeout=10)
+    assert accepted.status_code == 200, accepted.text
+    # Without either header the caller is the stack's default user, an administrator (README, Local stack).
+    assert requests.put(f"{api}/cases/settings/workgroups/ROLES", json=workgroup, timeout=10).status_code == 200

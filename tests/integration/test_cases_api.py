@@ -28,6 +28,8 @@ def api() -> Iterator[Any]:
 def request(api: Any, method: str, path: str, **kwargs: Any) -> ApiAnswer:
     route = "ANY /cases" if path == "/cases" else "ANY /cases/{proxy+}"
     kwargs.setdefault("user", "alice")
+    if path.startswith("/cases/settings"):
+        kwargs.setdefault("roles", ("administrator",))  # only an administrator writes settings (test_roles.py)
     return call(api.lambda_handler, http_event(method, path, route_key=route, **kwargs))
 
 

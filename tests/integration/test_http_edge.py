@@ -94,6 +94,7 @@ def send(
 ) -> ApiAnswer:
     function, route_method, path = (route.function, route.method, route.path) if isinstance(route, Route) else route
     kwargs.setdefault("user", "alice")
+    kwargs.setdefault("roles", ("administrator",))  # the refusals here are about input, not roles (test_roles.py)
     event = http_event(method or route_method, path, route_key=_route_key(path), **kwargs)
     return call(apps[function].lambda_handler, event)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlencode
@@ -31,6 +32,7 @@ def http_event(
     query: dict[str, str] | None = None,
     headers: dict[str, str] | None = None,
     user: str | None = None,
+    roles: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The sample event events/apigw_http_request.json, changed to this request."""
     event = load_event("apigw_http_request")
@@ -44,7 +46,8 @@ def http_event(
     event["requestContext"]["routeKey"] = route_key
     event["body"] = raw_body if raw_body is not None else (json.dumps(body) if body is not None else None)
     if user is not None:
-        event["requestContext"]["authorizer"] = {"jwt": {"claims": {"sub": user}, "scopes": None}}
+        claims = {"sub": user, **({"cognito:groups": "[" + " ".join(roles) + "]"} if roles else {})}
+        event["requestContext"]["authorizer"] = {"jwt": {"claims": claims, "scopes": None}}
     return event
 
 

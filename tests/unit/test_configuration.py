@@ -85,13 +85,19 @@ def test_the_template_gives_each_function_every_setting_it_declares(logical_id: 
 
 def test_roles_come_from_the_jwt_groups_and_scopes() -> None:
     from sync_core.http.identity import Caller, caller_from_event
+    from sync_core.http.roles import Role
 
     event: dict[str, Any] = {
         "requestContext": {
-            "authorizer": {"jwt": {"claims": {"sub": "u1", "cognito:groups": "[agents admins]", "scope": "a b"}}}
+            "authorizer": {
+                "jwt": {
+                    "claims": {"sub": "u1", "cognito:groups": "[agent admins]", "scope": "sync-hub/administrator b"}
+                }
+            }
         }
     }
-    assert caller_from_event(event) == Caller(id="u1", roles=("agents", "admins", "a", "b"))
+    # Groups and scopes that name no hub role ("admins", "b") grant nothing.
+    assert caller_from_event(event) == Caller(id="u1", roles=frozenset({Role.AGENT, Role.ADMINISTRATOR}))
     iam = {"requestContext": {"authorizer": {"iam": {"userArn": "arn:aws:iam::1:user/x"}}}}
     assert caller_from_event(iam) == Caller(id="arn:aws:iam::1:user/x")
     assert caller_from_event({}).id == "anonymous"

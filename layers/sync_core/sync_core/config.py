@@ -38,6 +38,8 @@ class Settings(BaseModel):
     api_budget_share: float = Field(default=0.5, gt=0, le=1, alias="SALESFORCE_API_BUDGET_SHARE")
     api_calls_per_run: int = Field(default=5000, gt=0, alias="SALESFORCE_API_CALLS_PER_RUN")
     bulk_threshold: int = Field(default=2000, gt=0, alias="SALESFORCE_BULK_THRESHOLD")
+    # IAM callers' roles: JSON from principal ARN patterns to role lists (sync_core.http.roles).
+    iam_role_map: str | None = Field(default=None, alias="HUB_IAM_ROLE_MAP")
     # Local stack only: moto server instead of AWS (boto3 also reads AWS_ENDPOINT_URL itself).
     aws_endpoint_url: str | None = Field(default=None, alias="AWS_ENDPOINT_URL")
     aws_region: str = Field(default="us-east-1", alias="AWS_REGION")

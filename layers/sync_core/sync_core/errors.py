@@ -40,6 +40,10 @@ class OperationNotAllowedError(SyncHubError):
     """A request that this resource never accepts (e.g. writing a case outside the case workflow)."""
 
 
+class ForbiddenError(SyncHubError):
+    """The caller is authenticated but lacks the role this change needs (HTTP 403)."""
+
+
 class StaleVersionError(SyncHubError):
     """A write based on a version that is no longer current (optimistic locking)."""
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from sync_core.errors import (
     AlreadyExistsError,
+    ForbiddenError,
     InvalidReasonError,
     InvalidTransitionError,
     NotFoundError,
@@ -72,6 +73,8 @@ def status_for(error: SyncHubError, *, has_if_match: bool) -> HTTPStatus:
     match error:
         case NotFoundError():
             return HTTPStatus.NOT_FOUND
+        case ForbiddenError():
+            return HTTPStatus.FORBIDDEN
         case StaleVersionError():
             # If-Match is an HTTP precondition (412); a stale version otherwise is a conflict (409).
             return HTTPStatus.PRECONDITION_FAILED if has_if_match else HTTPStatus.CONFLICT

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sync_core.config import get_settings
+from sync_core.http.roles import Role, roles_named, roles_of_principal
+
 ANONYMOUS = "anonymous"
 # JWT claims that carry group memberships or granted scopes (Cognito, most OIDC providers, OAuth scopes).
 _ROLE_CLAIMS = ("cognito:groups", "groups", "scope", "scp")
@@ -12,11 +15,13 @@ _ROLE_CLAIMS = ("cognito:groups", "groups", "scope", "scp")
 
 @dataclass(frozen=True)
 class Caller:
-    """The caller of one request. `roles` are the groups and scopes the JWT carried (none for IAM callers);
-    they are read here once so role checks can be added without touching every route."""
+    """The caller of one request and its hub roles (sync_core.http.roles says where they come from)."""
 
     id: str
-    roles: tuple[str, ...] = ()
+    roles: frozenset[Role] = frozenset()
+
+    def has_any(self, roles: frozenset[Role]) -> bool:
+        return bool(self.roles & roles)
 
 
 def _claim_values(value: Any) -> list[str]:
@@ -35,9 +40,10 @@ def caller_from_event(event: dict[str, Any]) -> Caller:
     authorizer = (event.get("requestContext") or {}).get("authorizer") or {}
     claims = (authorizer.get("jwt") or {}).get("claims") or {}
     if claims.get("sub"):
-        roles = [role for claim in _ROLE_CLAIMS if claim in claims for role in _claim_values(claims[claim])]
-        return Caller(id=str(claims["sub"]), roles=tuple(dict.fromkeys(roles)))
+        values = [value for claim in _ROLE_CLAIMS if claim in claims for value in _claim_values(claims[claim])]
+        return Caller(id=str(claims["sub"]), roles=roles_named(values))
     iam = authorizer.get("iam") or {}
     if iam.get("userArn"):
-        return Caller(id=str(iam["userArn"]))
+        arn = str(iam["userArn"])
+        return Caller(id=arn, roles=roles_of_principal(arn, get_settings().iam_role_map))
     return Caller(id=ANONYMOUS)

@@ -12,6 +12,7 @@ from sync_core.http.errors import ErrorBody
 
 REFUSALS: dict[HTTPStatus, str] = {
     HTTPStatus.BAD_REQUEST: "The body is not JSON, not UTF-8, or nested too deeply to read",
+    HTTPStatus.FORBIDDEN: "The caller lacks the role this change needs (required_roles names them)",
     HTTPStatus.NOT_FOUND: "The resource the path names does not exist",
     HTTPStatus.METHOD_NOT_ALLOWED: "The path does not take this method (the Allow header lists those it takes)",
     HTTPStatus.CONFLICT: "A write that lost a race without If-Match (expected, current), an id already taken, "

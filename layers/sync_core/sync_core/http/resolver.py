@@ -8,6 +8,7 @@ stack trace. Every 4xx leaves one structured log line (status, route, caller; ne
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import typing
@@ -34,14 +35,17 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ValidationError
 
 from sync_core.config import ConfigurationError, require_settings
-from sync_core.errors import SyncHubError, ValidationFailedError
+from sync_core.errors import ForbiddenError, SyncHubError, ValidationFailedError
 from sync_core.http.body import MalformedRequestError, body_text, is_json_media_type, parse_json_object
 from sync_core.http.errors import ErrorBody, error_details, error_response, status_for
 from sync_core.http.identity import Caller, caller_from_event
 from sync_core.http.openapi import complete_refusals
 from sync_core.http.preconditions import expected_version
+from sync_core.http.roles import Role
 from sync_core.observability import logger, metrics, tracer
 
+# The attribute `requires` leaves on a route function: the roles it needs, read when the route is documented.
+REQUIRED_ROLES = "__hub_required_roles__"
 # DynamoDB keys: a sort key holds at most 1,024 bytes (a partition key 2,048), so no id in a path can be longer.
 MAX_KEY_BYTES = 1024
 
@@ -165,6 +169,10 @@ class HubResolver(APIGatewayHttpResolver):
 
         def register(func: AnyCallableT) -> AnyCallableT:
             documented = responses or {status_code: {"description": response_description}}
+            needed: frozenset[Role] | None = getattr(func, REQUIRED_ROLES, None)
+            if needed:
+                names = " or ".join(sorted(role.value for role in needed))
+                documented = {**documented, HTTPStatus.FORBIDDEN.value: {"description": f"Needs the role {names}"}}
             completed = complete_refusals(
                 documented,
                 has_body=_reads(func, Body),
@@ -197,6 +205,35 @@ class HubResolver(APIGatewayHttpResolver):
         return register
 
     # ------------------------------------------------------------ the request's caller and precondition
+
+    def requires(self, *roles: Role) -> Callable[[AnyCallableT], AnyCallableT]:
+        """A route only callers with one of `roles` may call (403 otherwise, documented in the OpenAPI).
+
+        Put it under the route decorator. The check runs after the request is validated, so a malformed
+        request is told what is wrong with it whoever sends it.
+        """
+        needed = frozenset(roles)
+
+        def decorate(func: AnyCallableT) -> AnyCallableT:
+            @functools.wraps(func)
+            def guarded(*args: Any, **kwargs: Any) -> Any:
+                self.check_roles(needed)
+                return func(*args, **kwargs)
+
+            setattr(guarded, REQUIRED_ROLES, needed)
+            return typing.cast(AnyCallableT, guarded)
+
+        return decorate
+
+    def check_roles(self, needed: frozenset[Role]) -> None:
+        caller = self.caller
+        if not caller.has_any(needed):
+            names = " or ".join(sorted(role.value for role in needed))
+            held = ", ".join(sorted(role.value for role in caller.roles)) or "no hub role"
+            raise ForbiddenError(
+                f"this change needs the role {names}; {caller.id} has {held}",
+                required_roles=sorted(role.value for role in needed),
+            )
 
     @property
     def caller(self) -> Caller:
