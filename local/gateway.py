@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
@@ -226,6 +227,22 @@ class LocalGateway:
             log.exception("%s failed on %s %s", function.name, request.method, request.path)
             return _json({"message": "Internal Server Error"}, 500)
         return http_response(result)
+
+
+class GatewayRequestHandler(WSGIRequestHandler):
+    """Werkzeug's handler, but a request refused before it reaches the app (a request line or headers too long
+    to read, a malformed request line) is answered in the hub's JSON error shape, not an HTML page."""
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        body = json.dumps({"message": message or HTTPStatus(code).phrase, "status": code}).encode()
+        self.log_error("code %d, message %s", code, message)
+        self.send_response(code, message)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Connection", "close")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD" and code >= HTTPStatus.OK and code not in (HTTPStatus.NO_CONTENT, 304):
+            self.wfile.write(body)
 
 
 class ServerThread:

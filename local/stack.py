@@ -30,7 +30,7 @@ from local.event_sources import (
     ScheduleEventSource,
     SqsEventSource,
 )
-from local.gateway import LocalGateway, ServerThread
+from local.gateway import GatewayRequestHandler, LocalGateway, ServerThread
 from local.runtime import LocalFunction
 from local.schedules import parse_schedule
 from tools.template_info import TEMPLATE, Template, api_routes, function_specs, layer_paths, load_template
@@ -294,7 +294,9 @@ class LocalStack:
             },
             fallbacks={OUTBOUND_PATH: self.outbound},
         )
-        self._gateway = ServerThread(gateway, HOST, self.config.gateway_port, name="gateway").start()
+        self._gateway = ServerThread(
+            gateway, HOST, self.config.gateway_port, request_handler=GatewayRequestHandler, name="gateway"
+        ).start()
         self.config.gateway_port = self._gateway.port
 
     def _events_control(self, request: Request, rest: list[str]) -> Response:

@@ -361,3 +361,10 @@ def test_eventbridge_rules_match_patterns_on_their_bus_and_retry_failures(stack:
     details = [event["detail"] for event in handlers.CALLS["rule"]]
     assert {"n": 1} in details and {"n": 2} not in details and {"n": 3} not in details
     assert len(set(handlers.FAILING_RULE_ATTEMPTS)) == 1  # the same event, retried twice
+
+
+def test_a_request_line_too_long_to_read_is_a_414_in_the_hubs_error_shape(stack: LocalStack) -> None:
+    answer = requests.get(f"{stack.api_url}/items/1?cursor={'x' * 70_000}", timeout=5)
+    assert answer.status_code == 414
+    assert answer.headers["content-type"] == "application/json"
+    assert answer.json() == {"message": "URI Too Long", "status": 414}

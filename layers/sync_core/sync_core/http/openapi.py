@@ -18,6 +18,8 @@ REFUSALS: dict[HTTPStatus, str] = {
     HTTPStatus.CONFLICT: "A write that lost a race without If-Match (expected, current), an id already taken, "
     "or a call with this Idempotency-Key still running",
     HTTPStatus.PRECONDITION_FAILED: "If-Match names a version that is no longer current (expected, current)",
+    HTTPStatus.REQUEST_URI_TOO_LONG: "The request line (path and query) is longer than the gateway reads "
+    "(API Gateway takes 10,240 bytes of request line and headers)",
     HTTPStatus.UNSUPPORTED_MEDIA_TYPE: "The body is not application/json",
     HTTPStatus.UNPROCESSABLE_ENTITY: "A malformed or refused request: errors names each field (a body that is not "
     "an object, a number or nesting DynamoDB cannot store, a rule of the resource, a bad If-Match or cursor)",
@@ -25,8 +27,14 @@ REFUSALS: dict[HTTPStatus, str] = {
     HTTPStatus.SERVICE_UNAVAILABLE: "DynamoDB was throttled, busy or unreachable; nothing was written and no "
     "Idempotency-Key was used up: retry after Retry-After seconds",
 }
-# Any request can fail validation (422), an unexpected failure (500) or a throttled table (503).
-ALWAYS = (HTTPStatus.UNPROCESSABLE_ENTITY, HTTPStatus.INTERNAL_SERVER_ERROR, HTTPStatus.SERVICE_UNAVAILABLE)
+# Any request can be too long to read (414), fail validation (422), an unexpected failure (500) or a throttled
+# table (503).
+ALWAYS = (
+    HTTPStatus.REQUEST_URI_TOO_LONG,
+    HTTPStatus.UNPROCESSABLE_ENTITY,
+    HTTPStatus.INTERNAL_SERVER_ERROR,
+    HTTPStatus.SERVICE_UNAVAILABLE,
+)
 # A route that reads a body can also find it unreadable (400) or of another media type (415).
 WITH_BODY = (HTTPStatus.BAD_REQUEST, HTTPStatus.UNSUPPORTED_MEDIA_TYPE)
 # A route with an id in its path can name one that does not exist, or one no route accepts (404).
