@@ -114,6 +114,7 @@ class Api:
             if route.function == self.function and _pattern(route.path).fullmatch(path.split("?")[0])
         )
         kwargs.setdefault("user", "alice")
+        kwargs.setdefault("roles", ("administrator",))  # every route, settings writes included, is exercised
         answer: ApiAnswer = call(self.handler, http_event(method, path, route_key=f"ANY {route.path}", **kwargs))
         assert answer.status == expected, f"{method} {path}: {answer.status} {answer.body}"
         self.called.add((method, _documented(path)))
