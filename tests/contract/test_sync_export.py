@@ -24,6 +24,7 @@ from sync_core.services.records import RecordsService
 from sync_core.services.sync_export import SyncExportService
 from sync_core.services.sync_import import Applied
 from tests.contract.conftest import ClientFactory, Controls
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.emulator
 
@@ -249,3 +250,69 @@ class FixedClock:
 
     def now(self) -> datetime:
         return self.current
+
+
+def change_from_event(event: dict[str, Any], entity: EntityName) -> Change:
+    """A change event as the import gets it: compound fields flattened (BillingAddress.Street -> BillingStreet,
+    Name.LastName -> LastName), nulls as cleared fields, the commit timestamp as the stamp."""
+    payload = dict(event["detail"]["payload"])
+    header = payload.pop("ChangeEventHeader")
+    values: dict[str, Any] = {}
+    for name, value in payload.items():
+        if isinstance(value, dict):
+            prefix = name.removesuffix("Address") if name.endswith("Address") else ""
+            values.update({prefix + part: item for part, item in value.items()})
+        else:
+            values[name] = value
+    return Change(
+        direction=ChangeDirection.FROM_SALESFORCE,
+        entity=entity,
+        salesforce_id=header["recordIds"][0],
+        source=ChangeSource.CHANGE_EVENT,
+        change_id=f"{header['transactionKey']}:{header['sequenceNumber']}",
+        stamp=datetime.fromtimestamp(header["commitTimestamp"] / 1000, UTC),
+        values={name: value for name, value in values.items() if value is not None},
+        cleared_fields=[name for name, value in values.items() if value is None],
+    )
+
+
+def events_of(emulator: Any, record_id: str, count: int) -> list[dict[str, Any]]:
+    def found() -> list[dict[str, Any]] | None:
+        mine = [
+            e for e in emulator.cdc_events() if record_id in e["detail"]["payload"]["ChangeEventHeader"]["recordIds"]
+        ]
+        return mine if len(mine) >= count else None
+
+    return wait_until(found)
+
+
+def test_the_change_events_of_the_hubs_own_writes_are_echoes_and_a_users_edit_applies(
+    export: Callable[[list[RecordKey]], Any], records: RecordsService, emulator: Any
+) -> None:
+    """The emulator leaves changeOrigin untagged for sObject Collections writes (as Salesforce may): the
+    import recognises the hub's own writes by the hashes of the values the export sent, not by the origin."""
+    importer = build_import_service(get_settings())
+    account = records.create_record(
+        EntityName.ACCOUNT, {"name": "Echo Co", "billing_address": {"city": "Bremen"}}, actor="alice"
+    )
+    key = RecordKey(EntityName.ACCOUNT, account.id)
+    export([key])
+    salesforce_id = str(records.sync_status(EntityName.ACCOUNT, account.id).external_ref)
+    (created,) = events_of(emulator, salesforce_id, 1)
+    assert "client=" not in created["detail"]["payload"]["ChangeEventHeader"]["changeOrigin"]
+    assert importer.apply(change_from_event(created, EntityName.ACCOUNT)).outcome is Applied.ECHO
+    # The hub edits the record and exports it: the update's event is an echo too
+    records.update_record(
+        EntityName.ACCOUNT, account.id, {"phone": "555-0199"}, actor="a", expected_version=None, replace=False
+    )
+    export([key])
+    update = events_of(emulator, salesforce_id, 2)[1]
+    assert importer.apply(change_from_event(update, EntityName.ACCOUNT)).outcome is Applied.ECHO
+    assert records.get_record(EntityName.ACCOUNT, account.id).version == 2
+    # A Salesforce user's edit is not an echo: it applies, and the record is Synchronized
+    emulator.user_change("update", "Account", salesforce_id, {"Phone": "555-0200"})
+    edit = events_of(emulator, salesforce_id, 3)[2]
+    assert importer.apply(change_from_event(edit, EntityName.ACCOUNT)).outcome is Applied.UPDATED
+    record = records.get_record(EntityName.ACCOUNT, account.id)
+    assert (record.fields["phone"], record.fields["billing_address"]["city"]) == ("555-0200", "Bremen")
+    assert records.sync_status(EntityName.ACCOUNT, account.id).status is SyncStatus.SYNCHRONIZED
