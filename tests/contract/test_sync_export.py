@@ -276,12 +276,16 @@ def change_from_event(event: dict[str, Any], entity: EntityName) -> Change:
     )
 
 
-def events_of(emulator: Any, record_id: str, count: int) -> list[dict[str, Any]]:
-    def found() -> list[dict[str, Any]] | None:
-        mine = [
-            e for e in emulator.cdc_events() if record_id in e["detail"]["payload"]["ChangeEventHeader"]["recordIds"]
-        ]
-        return mine if len(mine) >= count else None
+def event_where(emulator: Any, record_id: str, change_type: str, field: str | None = None) -> dict[str, Any]:
+    """The newest change event of the record of that type (and naming that field), once the emulator sent it."""
+
+    def found() -> dict[str, Any] | None:
+        for event in reversed(emulator.cdc_events()):
+            header = event["detail"]["payload"]["ChangeEventHeader"]
+            ours = record_id in header["recordIds"] and header["changeType"] == change_type
+            if ours and (field is None or field in event["detail"]["payload"]):
+                return dict(event)
+        return None
 
     return wait_until(found)
 
@@ -298,7 +302,7 @@ def test_the_change_events_of_the_hubs_own_writes_are_echoes_and_a_users_edit_ap
     key = RecordKey(EntityName.ACCOUNT, account.id)
     export([key])
     salesforce_id = str(records.sync_status(EntityName.ACCOUNT, account.id).external_ref)
-    (created,) = events_of(emulator, salesforce_id, 1)
+    created = event_where(emulator, salesforce_id, "CREATE")
     assert "client=" not in created["detail"]["payload"]["ChangeEventHeader"]["changeOrigin"]
     assert importer.apply(change_from_event(created, EntityName.ACCOUNT)).outcome is Applied.ECHO
     # The hub edits the record and exports it: the update's event is an echo too
@@ -306,12 +310,18 @@ def test_the_change_events_of_the_hubs_own_writes_are_echoes_and_a_users_edit_ap
         EntityName.ACCOUNT, account.id, {"phone": "555-0199"}, actor="a", expected_version=None, replace=False
     )
     export([key])
-    update = events_of(emulator, salesforce_id, 2)[1]
+    update = event_where(emulator, salesforce_id, "UPDATE", "Phone")
     assert importer.apply(change_from_event(update, EntityName.ACCOUNT)).outcome is Applied.ECHO
     assert records.get_record(EntityName.ACCOUNT, account.id).version == 2
     # A Salesforce user's edit is not an echo: it applies, and the record is Synchronized
     emulator.user_change("update", "Account", salesforce_id, {"Phone": "555-0200"})
-    edit = events_of(emulator, salesforce_id, 3)[2]
+    edit = wait_until(
+        lambda: (
+            (found := event_where(emulator, salesforce_id, "UPDATE", "Phone")) is not update
+            and found["detail"]["payload"]["Phone"] == "555-0200"
+            and found
+        )
+    )
     assert importer.apply(change_from_event(edit, EntityName.ACCOUNT)).outcome is Applied.UPDATED
     record = records.get_record(EntityName.ACCOUNT, account.id)
     assert (record.fields["phone"], record.fields["billing_address"]["city"]) == ("555-0200", "Bremen")

@@ -309,3 +309,13 @@ def test_a_contact_whose_account_the_hub_lacks_is_retried_then_dead_lettered(ser
     # ... until the record's next successful sync resolves it
     assert service.apply(later).outcome is Applied.UPDATED
     assert log.get(entry.id).status is ErrorStatus.RESOLVED  # type: ignore[union-attr]
+
+
+def test_two_writes_within_one_stamp_apply_in_delivery_order_and_a_redelivery_stays_a_no_op(
+    service: SyncImportService,
+) -> None:
+    # SystemModstamp has a second's resolution: two edits of a field in one second carry one stamp
+    created = service.apply(change(Name="First"))
+    assert service.apply(change(change_id="second", Name="Second")).outcome is Applied.UPDATED
+    assert stored(str(created.record_id)).record.fields["name"] == "Second"
+    assert service.apply(change(change_id="second", Name="Second")).outcome is Applied.DUPLICATE

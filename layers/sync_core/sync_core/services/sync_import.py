@@ -17,6 +17,7 @@ fails and it applies again as an update of the winner's record.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -192,8 +193,10 @@ class SyncImportService:
             if not linked and state is None:
                 record_id, record = None, None  # the external id names no hub record
         merge = merge_inbound(change, state.field_stamps if state else {}, delete_policy=config.delete_policy)
-        attempt = _Attempt(self, change, config, mapping, links, record_id, record, state, merge)
+        tied = _with_ties(change, merge, state)
+        attempt = _Attempt(self, change, config, mapping, links, record_id, record, state, tied)
         attempt.linked = linked
+        attempt.tied = tied is not merge
         return attempt.run()
 
     # Used by _Attempt.
@@ -221,6 +224,7 @@ class _Attempt:
         self.entity = change.entity
         self.salesforce_id = str(change.salesforce_id)
         self.linked = record_id is not None
+        self.tied = False  # some fields apply at a stamp equal to the one held (see _with_ties)
 
     def result(self, outcome: Applied, message: str | None = None, *, queue_export: bool = False) -> ImportResult:
         return ImportResult(outcome, self.entity, self.salesforce_id, self.record_id, message, queue_export)
@@ -248,7 +252,9 @@ class _Attempt:
             return self.skip("create only: the hub record is not updated from Salesforce")
         if self.state is not None and repeats_last_sync(self.merge.values, self.state.synced_field_hashes):
             return self.echo()
-        if is_conflict(self.state, record_version=self.record.version, salesforce_stamp=self.change.stamp):
+        # A tie is a Salesforce write after the one the hub holds, within the stamp's resolution.
+        stamp = self.change.stamp + timedelta(microseconds=1) if self.tied else self.change.stamp
+        if is_conflict(self.state, record_version=self.record.version, salesforce_stamp=stamp):
             return self.conflict()
         return self.apply(conflict=None)
 
@@ -515,6 +521,35 @@ def _validated(entity: EntityName, fields: dict[str, Any]) -> dict[str, Any]:
             f"{'.'.join(str(part) for part in error['loc']) or '(record)'}: {error['msg']}" for error in exc.errors()
         )
         raise _Invalid(field, f"{entity.value} from Salesforce is not valid in the hub: {problems}") from exc
+
+
+def _with_ties(change: Change, merge: MergeResult, state: SyncState | None) -> MergeResult:
+    """Fields whose stamp equals the one held but whose value is not the one last synced also apply.
+
+    Stamps have a resolution (SystemModstamp's second): two writes of a field within it carry one stamp. A
+    redelivery repeats the value last synced (its hash matches) and stays a no-op; a different value is a
+    later write in the same second, delivered after the first (one record's changes arrive in order)."""
+    if state is None or change.operation is not ChangeOperation.UPSERT or merge.action not in TIE_ACTIONS:
+        return merge
+    ties = {
+        name: change.value_of(name)
+        for name in merge.stale_fields
+        if state.field_stamps.get(name) == change.stamp_of(name)
+        and state.synced_field_hashes.get(name.lower()) != field_hash(change.value_of(name))
+    }
+    if not ties:
+        return merge
+    return merge.model_copy(
+        update={
+            "action": MergeAction.APPLY,
+            "values": {**merge.values, **ties},
+            "stale_fields": [name for name in merge.stale_fields if name not in ties],
+            "duplicate": False,
+        }
+    )
+
+
+TIE_ACTIONS = frozenset({MergeAction.APPLY, MergeAction.NOTHING})
 
 
 def _operation_of(change: Change, *, created: bool) -> SyncOperation:
