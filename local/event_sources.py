@@ -92,9 +92,13 @@ class SqsEventSource(EventSource):
         self.wait_seconds = wait_seconds
 
     def poll_once(self) -> None:
+        self.poll_batch()
+
+    def poll_batch(self) -> tuple[int, list[dict[str, Any]]]:
+        """One batch, if any is waiting: how many messages it held, and those that failed (still on the queue,
+        back after the visibility timeout)."""
         messages = self._receive_batch()
-        if messages:
-            self.process(messages)
+        return len(messages), self.process(messages) if messages else []
 
     def _receive_batch(self) -> list[dict[str, Any]]:
         messages: list[dict[str, Any]] = []
@@ -140,19 +144,20 @@ class SqsEventSource(EventSource):
             ]
         }
 
-    def process(self, messages: list[dict[str, Any]]) -> None:
+    def process(self, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Invoke the function with the messages and delete those it processed; returns the others."""
         try:
             result = self.function.invoke(self.sqs_event(messages))
         except Exception:
             log.exception(
                 "%s: invocation failed; %d message(s) return after the visibility timeout", self.name, len(messages)
             )
-            return
+            return messages
         failed = _batch_failures(result) if self.report_batch_item_failures else None
         ids = {message["MessageId"] for message in messages}
         if failed and not set(failed) <= ids:
             log.error("%s: batchItemFailures names unknown ids %s; the whole batch is retried", self.name, failed)
-            return
+            return messages
         done = [message for message in messages if message["MessageId"] not in set(failed or [])]
         if failed:
             log.warning("%s: %d of %d message(s) failed and will be retried", self.name, len(failed), len(messages))
@@ -164,11 +169,14 @@ class SqsEventSource(EventSource):
                     {"Id": str(index), "ReceiptHandle": item["ReceiptHandle"]} for index, item in enumerate(chunk)
                 ],
             )
+        return [message for message in messages if message["MessageId"] in set(failed or [])]
 
 
 class DynamoStreamEventSource(EventSource):
     """Lambda's DynamoDB stream mapping: shard by shard, in order; a failed batch is retried from the first
-    failed record (ReportBatchItemFailures) until MaximumRetryAttempts, then skipped with an error log."""
+    failed record (ReportBatchItemFailures) until MaximumRetryAttempts, then skipped with an error log and, with
+    an on-failure destination (DestinationConfig.OnFailure, an SQS queue), a message describing what was
+    skipped, as Lambda sends it."""
 
     def __init__(
         self,
@@ -181,6 +189,8 @@ class DynamoStreamEventSource(EventSource):
         report_batch_item_failures: bool = False,
         maximum_retry_attempts: int = -1,
         poll_seconds: float = 0.5,
+        retry_base_seconds: float = 0.5,  # back-off before retry n: base * 2**n, at most 30 s
+        on_failure: tuple[Any, str] | None = None,  # (SQS client, queue URL)
     ) -> None:
         self.name = f"dynamodb-stream:{stream_arn.split('/')[1]}->{function.name}"
         super().__init__()
@@ -192,11 +202,19 @@ class DynamoStreamEventSource(EventSource):
         self.report_batch_item_failures = report_batch_item_failures
         self.maximum_retry_attempts = maximum_retry_attempts
         self.poll_seconds = poll_seconds
+        self.on_failure = on_failure
+        self.retry_base_seconds = retry_base_seconds
         self._iterators: dict[str, str] = {}
         self._pending: dict[str, list[dict[str, Any]]] = {}
         self._attempts: dict[str, int] = {}
 
-    def poll_once(self) -> None:
+    def start(self) -> None:
+        # Position on the shards now, as creating the mapping does: with LATEST, the writes made after the
+        # stack reports ready are delivered, however soon the polling thread first runs.
+        self._open_shards()
+        super().start()
+
+    def _open_shards(self) -> list[str]:
         shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"].get("Shards", [])
         for shard in shards:
             shard_id = shard["ShardId"]
@@ -204,6 +222,10 @@ class DynamoStreamEventSource(EventSource):
                 self._iterators[shard_id] = self.streams.get_shard_iterator(
                     StreamArn=self.stream_arn, ShardId=shard_id, ShardIteratorType=self.starting_position
                 )["ShardIterator"]
+        return [shard["ShardId"] for shard in shards]
+
+    def poll_once(self) -> None:
+        for shard_id in self._open_shards():
             self._poll_shard(shard_id)
         self._stopping.wait(self.poll_seconds)
 
@@ -230,12 +252,39 @@ class DynamoStreamEventSource(EventSource):
                 batch[retry_from]["dynamodb"]["SequenceNumber"],
                 attempts - 1,
             )
+            self._send_to_on_failure_destination(shard_id, batch[retry_from:], attempts)
             self._attempts.pop(shard_id, None)
             self._pending[shard_id] = rest
             return
         self._attempts[shard_id] = attempts
         self._pending[shard_id] = batch[retry_from:] + rest
-        self._stopping.wait(min(30.0, 0.5 * 2**attempts))
+        self._stopping.wait(min(30.0, self.retry_base_seconds * 2**attempts))
+
+    def _send_to_on_failure_destination(self, shard_id: str, skipped: list[dict[str, Any]], attempts: int) -> None:
+        """What Lambda sends an on-failure destination for a stream: where the skipped records are, not them."""
+        if self.on_failure is None:
+            return
+        sqs, queue_url = self.on_failure
+        sequence_numbers = [record["dynamodb"]["SequenceNumber"] for record in skipped]
+        message = {
+            "requestContext": {
+                "requestId": str(uuid.uuid4()),
+                "functionArn": self.function.arn,
+                "condition": "RetryAttemptsExhausted",
+                "approximateInvokeCount": attempts,
+            },
+            "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+            "version": "1.0",
+            "timestamp": datetime.now(UTC).isoformat(),
+            "DDBStreamBatchInfo": {
+                "shardId": shard_id,
+                "startSequenceNumber": sequence_numbers[0],
+                "endSequenceNumber": sequence_numbers[-1],
+                "batchSize": len(skipped),
+                "streamArn": self.stream_arn,
+            },
+        }
+        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(message))
 
     def _invoke(self, batch: list[dict[str, Any]]) -> int | None:
         """None when the batch is done; else the index of the first record to retry."""

@@ -358,6 +358,10 @@ class LocalStack:
                         )
                     )
                 elif event.kind == "DynamoDB":
+                    on_failure = props.get("DestinationConfig", {}).get("OnFailure", {})
+                    destination = None
+                    if on_failure.get("Type") == "SQS":
+                        destination = (sqs, self.context.physical[on_failure["Destination"]["Fn::GetAtt"][0]])
                     self.sources.append(
                         DynamoStreamEventSource(
                             function,
@@ -367,6 +371,7 @@ class LocalStack:
                             starting_position=str(props.get("StartingPosition", "TRIM_HORIZON")),
                             report_batch_item_failures=reports,
                             maximum_retry_attempts=int(props.get("MaximumRetryAttempts", -1)),
+                            on_failure=destination,
                         )
                     )
                 elif event.kind in ("Schedule", "ScheduleV2"):

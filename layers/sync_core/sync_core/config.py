@@ -30,6 +30,9 @@ class Settings(BaseModel):
     error_log_table: str | None = Field(default=None, alias="ERROR_LOG_TABLE")
     idempotency_table: str | None = Field(default=None, alias="IDEMPOTENCY_TABLE")
     sync_queue_url: str | None = Field(default=None, alias="SYNC_QUEUE_URL")
+    export_queue_url: str | None = Field(default=None, alias="EXPORT_QUEUE_URL")
+    # A queue's maxReceiveCount (template.yaml): a worker failing a message's last receive marks it dead.
+    max_receive_count: int = Field(default=5, ge=1, alias="MAX_RECEIVE_COUNT")
     # Salesforce connection (used only by functions that call Salesforce).
     salesforce_secret_arn: str | None = Field(default=None, alias="SALESFORCE_SECRET_ARN")
     allowed_org_ids: tuple[str, ...] = Field(default=(), alias="ALLOWED_ORG_IDS")
@@ -60,6 +63,7 @@ class Settings(BaseModel):
         "error_log_table",
         "idempotency_table",
         "sync_queue_url",
+        "export_queue_url",
         "salesforce_secret_arn",
         "salesforce_ca_bundle",
         "aws_endpoint_url",

@@ -1,0 +1,44 @@
+"""The export queue on SQS (standard): SendMessageBatch, 10 messages a call."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from sync_core.domain.sync.changes import Change
+from sync_core.observability import logger
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
+
+BATCH_LIMIT = 10  # SendMessageBatch takes at most 10 entries
+
+
+class SqsExportQueue:
+    def __init__(self, client: SQSClient, *, queue_url: str) -> None:
+        self._client = client
+        self._queue_url = queue_url
+
+    def send(self, changes: Sequence[Change]) -> list[Change]:
+        failed: list[Change] = []
+        for start in range(0, len(changes), BATCH_LIMIT):
+            chunk = changes[start : start + BATCH_LIMIT]
+            entries: list[SendMessageBatchRequestEntryTypeDef] = [
+                {"Id": str(index), "MessageBody": change.model_dump_json()} for index, change in enumerate(chunk)
+            ]
+            try:
+                answer = self._client.send_message_batch(QueueUrl=self._queue_url, Entries=entries)
+            except (ClientError, BotoCoreError) as exc:
+                logger.warning("export queue refused a batch", extra={"size": len(chunk), "error": str(exc)})
+                failed.extend(chunk)
+                continue
+            for refusal in answer.get("Failed", []):
+                logger.warning(
+                    "export queue refused a message",
+                    extra={"change_id": chunk[int(refusal["Id"])].change_id, "code": refusal.get("Code")},
+                )
+                failed.append(chunk[int(refusal["Id"])])
+        return failed
