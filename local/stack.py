@@ -291,6 +291,7 @@ class LocalStack:
                 "outbound": lambda request, rest: _json(self.outbound.requests),
                 "events": self._events_control,
                 "schedules": self._schedules_control,
+                "queues": self._queues_control,
             },
             fallbacks={OUTBOUND_PATH: self.outbound},
         )
@@ -331,6 +332,45 @@ class LocalStack:
             return _json({"message": f"no schedule {rest[0]}; known: {sorted(self.schedules)}"}, 404)
         result = source.fire()
         return _json({"schedule": rest[0], "result": result})
+
+    def _queues_control(self, request: Request, rest: list[str]) -> Response:
+        """GET: every queue of the template with its depth; POST /__local/queues/<logical id>: send the body
+        (a sync `Change` as JSON) to it, with the FIFO group and deduplication ids the producers use."""
+        assert self.context is not None
+        sqs = self.context.session.client("sqs")
+        queues = {
+            name: url
+            for name, url in self.context.physical.items()
+            if self.doc["Resources"][name]["Type"] == "AWS::SQS::Queue"
+        }
+        if request.method == "GET" or not rest:
+            depth = {}
+            for name, url in sorted(queues.items()):
+                attributes = sqs.get_queue_attributes(
+                    QueueUrl=url,
+                    AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+                )["Attributes"]
+                depth[name] = {
+                    "url": url,
+                    "visible": int(attributes["ApproximateNumberOfMessages"]),
+                    "in_flight": int(attributes["ApproximateNumberOfMessagesNotVisible"]),
+                }
+            return _json(depth)
+        if rest[0] not in queues:
+            return _json({"message": f"no queue {rest[0]}; known: {sorted(queues)}"}, 404)
+        from pydantic import ValidationError
+
+        from sync_core.domain.sync.changes import Change
+
+        try:
+            change = Change.model_validate_json(request.get_data(as_text=True))
+        except ValidationError as exc:
+            return _json({"message": "the body is not a sync change", "errors": exc.errors(include_url=False)}, 400)
+        message: dict[str, Any] = {"QueueUrl": queues[rest[0]], "MessageBody": change.model_dump_json()}
+        if queues[rest[0]].endswith(".fifo"):
+            message |= {"MessageGroupId": change.message_group_id, "MessageDeduplicationId": change.deduplication_id}
+        sent = sqs.send_message(**message)
+        return _json({"queue": rest[0], "message_id": sent["MessageId"], "change_id": change.change_id}, 202)
 
     def _start_event_sources(self, session: Any) -> None:
         assert self.context is not None

@@ -43,18 +43,87 @@ def test_records_table_streams_new_and_old_images() -> None:
     assert RESOURCES["RecordsTable"]["Properties"]["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
 
 
-def test_sync_queue_is_fifo_with_a_fifo_dead_letter_queue_and_long_enough_visibility() -> None:
-    queue = RESOURCES["SyncQueue"]["Properties"]
-    dlq = RESOURCES["SyncDeadLetterQueue"]["Properties"]
-    assert queue["FifoQueue"] is True and dlq["FifoQueue"] is True
-    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["SyncDeadLetterQueue", "Arn"]}
-    consumers = [
-        spec["Properties"].get("Timeout", GLOBAL_FUNCTION["Timeout"])
-        for spec in FUNCTIONS.values()
+def _consumers(queue: str) -> list[tuple[str, dict[str, Any]]]:
+    """(function, SQS event properties) of every function the queue feeds."""
+    return [
+        (name, event["Properties"])
+        for name, spec in FUNCTIONS.items()
         for event in spec["Properties"].get("Events", {}).values()
-        if event["Type"] == "SQS"
+        if event["Type"] == "SQS" and event["Properties"]["Queue"] == {"Fn::GetAtt": [queue, "Arn"]}
     ]
-    assert queue["VisibilityTimeout"] >= 6 * max([GLOBAL_FUNCTION["Timeout"], *consumers])
+
+
+def _timeout(function: str) -> int:
+    return int(FUNCTIONS[function]["Properties"].get("Timeout", GLOBAL_FUNCTION["Timeout"]))
+
+
+@pytest.mark.parametrize("queue", ["SyncQueue", "ExportQueue"])
+def test_work_queues_have_a_dead_letter_queue_and_six_times_their_consumers_timeout(queue: str) -> None:
+    props = RESOURCES[queue]["Properties"]
+    dlq = props["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+    assert RESOURCES[dlq]["Properties"].get("FifoQueue", False) == props.get("FifoQueue", False)
+    assert props["RedrivePolicy"]["maxReceiveCount"] == 5
+    consumers = _consumers(queue)
+    assert consumers, f"{queue} feeds no function"
+    assert props["VisibilityTimeout"] >= 6 * max(_timeout(name) for name, _ in consumers)
+
+
+def test_sync_queue_is_fifo_and_its_worker_takes_ten_changes_a_batch() -> None:
+    assert RESOURCES["SyncQueue"]["Properties"]["FifoQueue"] is True
+    [(name, event)] = _consumers("SyncQueue")
+    assert (name, event["BatchSize"]) == ("SyncWorkerFunction", 10)
+
+
+def test_export_queue_is_standard_and_its_worker_takes_a_composite_calls_worth() -> None:
+    assert "FifoQueue" not in RESOURCES["ExportQueue"]["Properties"]
+    [(name, event)] = _consumers("ExportQueue")
+    assert name == "ExportWorkerFunction"
+    assert event["BatchSize"] == 1000  # 5 sObject Collections of 200: one Composite request
+    # SQS requires a window of at least 1 s above 10 messages a batch; more would hold a lone edit longer.
+    assert event["MaximumBatchingWindowInSeconds"] == 1
+
+
+@pytest.mark.parametrize("function", ["SyncWorkerFunction", "ExportWorkerFunction"])
+def test_workers_know_their_queues_max_receive_count_to_mark_the_last_attempt_dead(function: str) -> None:
+    queue = _sqs_event(FUNCTIONS[function])["Queue"]["Fn::GetAtt"][0]
+    variables = FUNCTIONS[function]["Properties"]["Environment"]["Variables"]
+    assert variables["MAX_RECEIVE_COUNT"] == RESOURCES[queue]["Properties"]["RedrivePolicy"]["maxReceiveCount"]
+
+
+def _sqs_event(spec: dict[str, Any]) -> dict[str, Any]:
+    [event] = [event["Properties"] for event in spec["Properties"]["Events"].values() if event["Type"] == "SQS"]
+    return event
+
+
+def test_the_records_stream_feeds_the_outbox_with_retries_bisection_and_a_failure_queue() -> None:
+    [event] = FUNCTIONS["RecordStreamFunction"]["Properties"]["Events"].values()
+    props = event["Properties"]
+    assert event["Type"] == "DynamoDB"
+    assert props["Stream"] == {"Fn::GetAtt": ["RecordsTable", "StreamArn"]}
+    assert props["StartingPosition"] == "LATEST"
+    assert props["BisectBatchOnFunctionError"] is True
+    assert 0 < props["MaximumRetryAttempts"] <= 10
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    destination = props["DestinationConfig"]["OnFailure"]
+    assert destination["Type"] == "SQS"
+    assert RESOURCES[destination["Destination"]["Fn::GetAtt"][0]]["Type"] == "AWS::SQS::Queue"
+
+
+@pytest.mark.parametrize("queue", ["SyncDeadLetterQueue", "ExportDeadLetterQueue", "RecordStreamFailureQueue"])
+def test_every_dead_letter_queue_has_an_alarm_on_its_depth(queue: str) -> None:
+    alarms = [
+        spec["Properties"]
+        for spec in RESOURCES.values()
+        if spec["Type"] == "AWS::CloudWatch::Alarm"
+        and {"Name": "QueueName", "Value": {"Fn::GetAtt": [queue, "QueueName"]}} in spec["Properties"]["Dimensions"]
+    ]
+    assert [(alarm["MetricName"], alarm["Threshold"]) for alarm in alarms] == [
+        ("ApproximateNumberOfMessagesVisible", 0)
+    ]
+
+
+def test_only_the_export_worker_calls_salesforce() -> None:
+    assert _salesforce_layer_users() == {"ExportWorkerFunction"}
 
 
 def test_every_sqs_mapping_reports_batch_item_failures() -> None:

@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from sync_core.adapters.factories import OUTBOX_SETTINGS, build_export_outbox
+from sync_core.adapters.outbox_factory import OUTBOX_SETTINGS, build_export_outbox
 from sync_core.config import require_settings
 from sync_core.domain.sync.changes import ChangeDirection
 from sync_core.domain.sync.outbox import CommittedWrite

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
 
 BATCH_LIMIT = 10  # SendMessageBatch takes at most 10 entries
+SEND_ATTEMPTS = 3
 
 
 class SqsExportQueue:
@@ -23,22 +24,32 @@ class SqsExportQueue:
         self._queue_url = queue_url
 
     def send(self, changes: Sequence[Change]) -> list[Change]:
-        failed: list[Change] = []
-        for start in range(0, len(changes), BATCH_LIMIT):
-            chunk = changes[start : start + BATCH_LIMIT]
-            entries: list[SendMessageBatchRequestEntryTypeDef] = [
-                {"Id": str(index), "MessageBody": change.model_dump_json()} for index, change in enumerate(chunk)
+        """Queue the changes; a refused entry (SendMessageBatch fails entries one by one) is sent again up to
+        SEND_ATTEMPTS times. Returns those still refused."""
+        pending = list(changes)
+        for _ in range(SEND_ATTEMPTS):
+            if not pending:
+                break
+            pending = [
+                change
+                for start in range(0, len(pending), BATCH_LIMIT)
+                for change in self._send_batch(pending[start : start + BATCH_LIMIT])
             ]
-            try:
-                answer = self._client.send_message_batch(QueueUrl=self._queue_url, Entries=entries)
-            except (ClientError, BotoCoreError) as exc:
-                logger.warning("export queue refused a batch", extra={"size": len(chunk), "error": str(exc)})
-                failed.extend(chunk)
-                continue
-            for refusal in answer.get("Failed", []):
-                logger.warning(
-                    "export queue refused a message",
-                    extra={"change_id": chunk[int(refusal["Id"])].change_id, "code": refusal.get("Code")},
-                )
-                failed.append(chunk[int(refusal["Id"])])
-        return failed
+        return pending
+
+    def _send_batch(self, chunk: list[Change]) -> list[Change]:
+        entries: list[SendMessageBatchRequestEntryTypeDef] = [
+            {"Id": str(index), "MessageBody": change.model_dump_json()} for index, change in enumerate(chunk)
+        ]
+        try:
+            answer = self._client.send_message_batch(QueueUrl=self._queue_url, Entries=entries)
+        except (ClientError, BotoCoreError) as exc:
+            logger.warning("export queue refused a batch", extra={"size": len(chunk), "error": str(exc)})
+            return chunk
+        refused = [chunk[int(refusal["Id"])] for refusal in answer.get("Failed", [])]
+        for refusal in answer.get("Failed", []):
+            logger.warning(
+                "export queue refused a message",
+                extra={"change_id": chunk[int(refusal["Id"])].change_id, "code": refusal.get("Code")},
+            )
+        return refused
