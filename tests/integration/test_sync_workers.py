@@ -37,7 +37,9 @@ def _in_salesforce(engine: Engine, sobject: str, hub_id: str) -> list[dict[str, 
     return [row for row in engine.emulator.records(sobject) if row.get("Hub_Id__c") == hub_id]
 
 
-def _error_entry(engine: Engine, entity: EntityName, record_id: str, direction: ErrorDirection, operation: SyncOperation):
+def _error_entry(
+    engine: Engine, entity: EntityName, record_id: str, direction: ErrorDirection, operation: SyncOperation
+):
     from sync_core.adapters.aws import dynamodb_client
     from sync_core.adapters.dynamodb.error_log import DynamoErrorLog
 

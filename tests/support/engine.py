@@ -24,7 +24,7 @@ from local.cloudformation import StackContext
 from local.event_sources import DynamoStreamEventSource, SqsEventSource
 from local.runtime import LocalFunction
 from sync_core.domain.sync.changes import Change
-from tests.support.api import ApiAnswer, call, http_event
+from tests.support.api import ApiAnswer, Handler, call, http_event
 from tests.support.aws_stack import hub_aws_environment
 from tools.template_info import function_specs, template
 
@@ -55,7 +55,7 @@ class Engine:
         """A records API request, as API Gateway hands it to the function."""
         collection = "/".join(path.split("/")[:3])
         route = "ANY /records/{entity}" if path == collection else "ANY /records/{entity}/{proxy+}"
-        handler = self.functions["RecordsApiFunction"].handler()
+        handler: Handler = self.functions["RecordsApiFunction"].handler()  # type: ignore[assignment]
         return call(handler, http_event(method, path, route_key=route, body=body, user=user, **kwargs))
 
     def put_inbound(self, *changes: Change) -> None:
@@ -70,11 +70,13 @@ class Engine:
 
     # ------------------------------------------------------------------ running
     def drain(self, *, max_rounds: int = 30) -> DrainReport:
-        """Run the event sources until a round moves nothing; failed messages come back at once."""
+        """Run the event sources until a round moves nothing; failed messages come back at once. A round reads
+        the stream until it is quiet first: a burst of writes is queued faster than the export queue's 1 s
+        batching window, as in AWS."""
         report = DrainReport()
         for _ in range(max_rounds):
             report.rounds += 1
-            moved = self._poll_stream()
+            moved = self.run_stream(max_rounds=10_000)
             for source in (self.exports, self.imports):
                 count, failed = source.poll_batch()
                 name = source.function.name
@@ -172,7 +174,7 @@ def running_engine(**emulator_options: Any) -> Iterator[Engine]:
             os.environ["SALESFORCE_API_BUDGET_SHARE"] = "1"
             for clear in (get_settings.cache_clear, clear_clients, clear_salesforce_caches):
                 clear()
-            functions = {
+            functions: dict[str, LocalFunction] = {
                 name: _CountingFunction(spec, context.attribute(name, "Arn"))
                 for name, spec in specs.items()
                 if name in (*WORKERS, "RecordsApiFunction")
