@@ -249,7 +249,7 @@ def _answers(url: str, key: str, expected: Any) -> Callable[[], bool]:
 
 
 def local_latency() -> None:
-    from aws_lambda_powertools.utilities.parameters.base import DEFAULT_PROVIDERS
+    from aws_lambda_powertools.utilities.parameters.constants import DEFAULT_PROVIDERS
 
     from local.stack import LocalStack, LocalStackConfig
     from sync_core.adapters.aws import clear_clients

@@ -122,8 +122,39 @@ def test_every_dead_letter_queue_has_an_alarm_on_its_depth(queue: str) -> None:
     ]
 
 
-def test_only_the_export_worker_calls_salesforce() -> None:
+def test_only_the_export_worker_calls_salesforce_and_only_it_reads_the_connection_secret() -> None:
     assert _salesforce_layer_users() == {"ExportWorkerFunction"}
+    readers = {
+        name
+        for name, spec in FUNCTIONS.items()
+        for policy in spec["Properties"].get("Policies", [])
+        for statement in policy.get("Statement", [])
+        if "secretsmanager:GetSecretValue" in json.dumps(statement["Action"])
+    }
+    assert readers == {"ExportWorkerFunction"}
+
+
+def _sqs_grants(function: str) -> set[tuple[str, str]]:
+    return {
+        (action, json.dumps(statement["Resource"]))
+        for policy in FUNCTIONS[function]["Properties"].get("Policies", [])
+        for statement in policy.get("Statement", [])
+        for action in (statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
+        if action.startswith("sqs:")
+    }
+
+
+@pytest.mark.parametrize(
+    ("function", "queues"),
+    [
+        ("RecordStreamFunction", {"ExportQueue"}),
+        ("ExportWorkerFunction", {"ExportQueue"}),
+        ("SyncWorkerFunction", set()),
+    ],
+)
+def test_only_the_export_queues_producers_may_send_to_it_and_nothing_else(function: str, queues: set[str]) -> None:
+    expected = {("sqs:SendMessage", json.dumps({"Fn::GetAtt": [queue, "Arn"]})) for queue in queues}
+    assert _sqs_grants(function) == expected
 
 
 def test_every_sqs_mapping_reports_batch_item_failures() -> None:
@@ -181,7 +212,26 @@ EXPECTED_DYNAMODB_GRANTS: dict[str, set[DynamoGrant]] = {
         ),
         _IDEMPOTENCY,
     },
+    # The sync engine (tests/integration/test_least_privilege_engine.py): the workers read records, states
+    # and links in batches of named keys and write them in the one write path's transactions.
+    "SyncWorkerFunction": {
+        _grant("RecordsTable", None, {"BatchGetItem", "PutItem", "DeleteItem"}),  # delete: a delete policy
+        _grant("SyncStateTable", None, {"BatchGetItem", "PutItem", "DeleteItem"}),  # link claimed, released
+        _grant("SyncConfigTable", None, {"GetItem"}, {"ENTITY", "SEQUENCE"}),
+        _grant("SyncConfigTable", None, {"UpdateItem"}, {"SEQUENCE"}),
+        _grant("ErrorLogTable", None, {"UpdateItem", "GetItem", "PutItem"}),
+    },
+    "ExportWorkerFunction": {
+        _grant("RecordsTable", None, {"BatchGetItem"}),  # an export never writes a record
+        _grant("SyncStateTable", None, {"BatchGetItem", "GetItem", "PutItem", "Query", "BatchWriteItem"}),
+        _grant("SyncConfigTable", None, {"GetItem"}, {"ENTITY", "BUDGET"}),
+        _grant("SyncConfigTable", None, {"UpdateItem"}, {"BUDGET"}),
+        _grant("ErrorLogTable", None, {"UpdateItem", "GetItem", "PutItem"}),
+    },
+    "RecordStreamFunction": {_grant("SyncConfigTable", None, {"GetItem"}, {"ENTITY"})},
 }
+# Batches of named keys: only the engine's workers need them.
+BATCH_USERS = {"SyncWorkerFunction", "ExportWorkerFunction"}
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
@@ -198,7 +248,8 @@ def test_each_function_may_call_only_the_dynamodb_actions_it_uses_on_the_tables_
         ]
         assert grant.index is None or grant.index in declared, grant
         # No function reads or rewrites a whole table at once.
-        assert not grant.actions & {"Scan", "BatchWriteItem", "BatchGetItem", "PartiQLUpdate", "PartiQLDelete"}, grant
+        assert not grant.actions & {"Scan", "PartiQLSelect", "PartiQLUpdate", "PartiQLDelete"}, grant
+        assert name in BATCH_USERS or not grant.actions & {"BatchWriteItem", "BatchGetItem"}, grant
 
 
 def test_the_records_api_cannot_touch_case_settings_or_the_salesforce_budget() -> None:
