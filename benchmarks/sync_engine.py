@@ -3,8 +3,8 @@
 1. Export burst: N changed records (N = 1,000 and 10,000) written at once; record_stream queues their
    exports from the records stream and export_worker exports them as the template's event source feeds it
    (batches of 1,000): Salesforce API calls, against the issue's bound 1.05 x ceil(N/1000) + 2, plain sObject
-   Collections (200 records a call) and one REST upsert per record, both sent to the same emulator. moto
-   is made faster for it (benchmarks/moto_speedups.py: same outcomes).
+   Collections (200 records a call) and one REST upsert per record, both sent to the same emulator. moto's
+   SQS is made to scale for it (benchmarks/moto_speedups.py).
 2. Import: DynamoDB requests to apply one inbound change (new record, update, duplicate) through sync_worker,
    counted on the hub's client, against the same work done one item per request.
 3. Local stack: p50/p95 of a hub write reaching the emulator (Synchronized) and of a change on the sync

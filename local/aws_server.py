@@ -18,6 +18,7 @@ from typing import Any
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
 from local.gateway import ServerThread
+from local.moto_fixes import install_transaction_rollback_fix
 
 DYNAMODB_TARGET = "DynamoDB_20120810."
 STREAMS_TARGET = "DynamoDBStreams_20120810."
@@ -115,6 +116,8 @@ class SerialisedDynamoDB:
 
 
 def start_moto_server(host: str, port: int) -> ServerThread:
-    """moto's server app (as moto.server.ThreadedMotoServer builds it) behind SerialisedDynamoDB."""
+    """moto's server app (as moto.server.ThreadedMotoServer builds it) behind SerialisedDynamoDB, with its
+    transactions' rollback fixed (local.moto_fixes: a refused transaction must not stop the records stream)."""
+    install_transaction_rollback_fix()
     app = SerialisedDynamoDB(DomainDispatcherApplication(create_backend_app))
     return ServerThread(app, host, port, request_handler=MotoRequestHandler, name="moto").start()

@@ -3,8 +3,8 @@
 Thin: each stream record becomes a CommittedWrite, the outbox service decides what to queue, and the writes
 whose request could not be queued come back as batch item failures, so the stream delivers them again
 (from the first of them, in order). A record that cannot be read as a hub record write is logged and
-skipped: it is not a record of the hub (the table holds nothing else), and blocking the shard on it would
-stop every export behind it.
+skipped (blocking the shard on it would stop every export behind it); the table's items that are not
+records (a case's activities) are passed over.
 """
 
 from __future__ import annotations
@@ -21,12 +21,14 @@ from pydantic import ValidationError
 
 from sync_core.adapters.outbox_factory import OUTBOX_SETTINGS, build_export_outbox
 from sync_core.config import require_settings
+from sync_core.domain.entities import EntityName
 from sync_core.domain.sync.changes import ChangeDirection
 from sync_core.domain.sync.outbox import CommittedWrite
 from sync_core.observability import logger, publish_counts, tracer
 from sync_core.services.outbox import ExportOutbox
 
 REQUIRED_SETTINGS = OUTBOX_SETTINGS
+ENTITIES = frozenset(entity.value for entity in EntityName)
 
 
 @cache
@@ -41,6 +43,10 @@ def record_write(record: DynamoDBRecord) -> CommittedWrite | None:
         return None
     removed = record.event_name is DynamoDBRecordEventName.REMOVE
     image = (stream.old_image if removed else stream.new_image) or {}
+    if image.get("pk") not in ENTITIES:
+        # The table's other items (a case's activities, under "Case#<id>#Activity") export with their record.
+        logger.debug("stream record is not a hub record; passed over", extra={"pk": image.get("pk")})
+        return None
     created = stream.approximate_creation_date_time
     return CommittedWrite.model_validate(
         {

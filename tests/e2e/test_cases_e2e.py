@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from tests.e2e.conftest import RunningLocalStack
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -153,5 +154,13 @@ def test_a_case_through_its_whole_workflow_to_the_invoice_its_release_creates(lo
     assert alice.ok("GET", f"/cases/{case_id}/transitions")["transitions"] == []
     listed = alice.ok("GET", "/cases", params={"status": "Released", "account_id": account})
     assert [item["id"] for item in listed["items"]] == [case_id]
-    sync = alice.ok("GET", f"/records/Case/{case_id}/sync-status")
-    assert (sync["status"], sync["operation"]) == ("Modified Locally", "Insert")
+    # The case workflow's writes are exported like any hub write: the case reaches Salesforce as an insert.
+    sync = wait_until(
+        lambda: (
+            (status := alice.ok("GET", f"/records/Case/{case_id}/sync-status"))["status"] == "Synchronized" and status
+        ),
+        timeout=30,
+        interval=0.2,
+        message="the released case exported",
+    )
+    assert sync["operation"] == "Insert" and sync["external_ref"]

@@ -38,12 +38,20 @@ def _sync_status(stack: RunningLocalStack, entity: str, record_id: str) -> dict[
     return answer
 
 
+def _wait(stack: RunningLocalStack, predicate: Any, message: str) -> Any:
+    """wait_until, and on a timeout the queues' depths and the stack's last console lines, to see why."""
+    try:
+        return wait_until(predicate, timeout=SYNC_SECONDS, interval=0.2, message=message)
+    except AssertionError as exc:
+        depth = _api(stack, "GET", "/__local/queues").json()
+        raise AssertionError(f"{exc}\nqueues: {depth}\n{stack.console()[-6000:]}") from exc
+
+
 def _synchronized(stack: RunningLocalStack, entity: str, record_id: str) -> dict[str, Any]:
-    return wait_until(
+    return _wait(
+        stack,
         lambda: (status := _sync_status(stack, entity, record_id))["status"] == "Synchronized" and status,
-        timeout=SYNC_SECONDS,
-        interval=0.2,
-        message=f"{entity} {record_id} Synchronized",
+        f"{entity} {record_id} Synchronized",
     )
 
 
@@ -101,7 +109,7 @@ def test_a_change_on_the_sync_queue_reaches_the_hub_record(local_stack: RunningL
 
 
 def test_a_contact_written_before_its_account_is_exported_waits_then_goes(local_stack: RunningLocalStack) -> None:
-    wait_until(lambda: _queues_idle(local_stack), timeout=SYNC_SECONDS, interval=0.2, message="queues idle")
+    _wait(local_stack, lambda: _queues_idle(local_stack), "queues idle")
     # The account's export is refused once, for good (a validation rule in the org): it stays unlinked.
     _emulator(
         local_stack,
@@ -117,14 +125,13 @@ def test_a_contact_written_before_its_account_is_exported_waits_then_goes(local_
         },
     )
     account = _api(local_stack, "POST", "/records/Account", {"name": f"Parent {uuid.uuid4().hex[:8]}"}).json()["id"]
-    wait_until(
+    _wait(
+        local_stack,
         lambda: _sync_status(local_stack, "Account", account)["status"] == "Error",
-        timeout=SYNC_SECONDS,
-        interval=0.2,
-        message="the account's refused export",
+        "the account's refused export",
     )
     contact = _api(local_stack, "POST", "/records/Contact", {"last_name": "Waits", "account_id": account}).json()["id"]
-    wait_until(lambda: _queues_idle(local_stack), timeout=SYNC_SECONDS, interval=0.2, message="the contact parked")
+    _wait(local_stack, lambda: _queues_idle(local_stack), "the contact parked")
     assert _sync_status(local_stack, "Contact", contact)["external_ref"] is None
     assert not [row for row in _emulator(local_stack, "/records/Contact") if row.get("Hub_Id__c") == contact]
 

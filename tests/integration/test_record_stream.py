@@ -114,15 +114,17 @@ def test_writes_whose_export_cannot_be_queued_are_retried_then_reported_to_the_f
     assert _exports(engine) == []
 
 
-def test_a_stream_record_that_is_no_hub_record_is_logged_and_passed_over(engine: Engine) -> None:
-    boto3.client("dynamodb").put_item(
-        TableName=engine.environment["RECORDS_TABLE"],
-        Item={"pk": {"S": "NotAnEntity"}, "sk": {"S": "x"}, "version": {"N": "1"}},
-    )
+def test_items_that_are_no_records_are_passed_over_and_a_malformed_record_is_logged(engine: Engine) -> None:
+    dynamodb = boto3.client("dynamodb")
+    table = engine.environment["RECORDS_TABLE"]
+    # A case's activity is an item of its own in the records table: it is not exported by itself.
+    dynamodb.put_item(TableName=table, Item={"pk": {"S": "Case#CS000001#Activity"}, "sk": {"S": "0001"}})
+    dynamodb.put_item(TableName=table, Item={"pk": {"S": "Account"}, "sk": {"S": "ACC-BROKEN"}})  # no version
     account = engine.api("POST", "/records/Account", body={"name": "Fine"}).body["id"]
 
     with captured_logs("ERROR") as lines:
         engine.run_stream()
 
     assert [line["message"] for line in lines] == ["stream record is not a hub record write; skipped"]
+    assert "version" in lines[0]["error"]
     assert [body["hub_id"] for body in _exports(engine)] == [account]

@@ -180,3 +180,40 @@ def test_reads_share_the_lock_and_a_write_waits_for_them() -> None:
         writer.join(timeout=0.2)
         assert not write_done.is_set(), "a write ran while a read held the lock"
     assert write_done.wait(timeout=10)
+
+
+def test_a_refused_transaction_rolls_back_and_the_tables_stream_keeps_delivering(moto: ServerThread) -> None:
+    """moto alone swaps in a copy of the table on a refused transaction, orphaning open stream iterators."""
+    dynamodb = _client(moto)
+    table = f"streamed-{uuid.uuid4().hex[:8]}"
+    created = dynamodb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+    streams = boto3.client("dynamodbstreams", endpoint_url=f"http://{HOST}:{moto.port}", region_name="us-east-1")
+    arn = created["TableDescription"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="LATEST")["ShardIterator"]
+    dynamodb.put_item(TableName=table, Item={"pk": {"S": "taken"}})
+    with pytest.raises(ClientError, match="TransactionCanceled"):
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": table, "Item": {"pk": {"S": "half"}}}},
+                {
+                    "Put": {
+                        "TableName": table,
+                        "Item": {"pk": {"S": "taken"}},
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            ]
+        )
+    dynamodb.put_item(TableName=table, Item={"pk": {"S": "after"}})
+
+    records = streams.get_records(ShardIterator=iterator)["Records"]
+
+    assert [record["dynamodb"]["Keys"]["pk"]["S"] for record in records] == ["taken", "after"]
+    assert "Item" not in dynamodb.get_item(TableName=table, Key={"pk": {"S": "half"}})

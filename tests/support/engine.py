@@ -153,11 +153,13 @@ def _connect_emulator(emulator: Any) -> None:
 @contextmanager
 def running_engine(**emulator_options: Any) -> Iterator[Engine]:
     """moto + the emulator + the engine's functions and event sources, configured from template.yaml."""
+    from local.moto_fixes import install_transaction_rollback_fix
     from local.sf_emulator import EmulatorConfig, start_emulator
     from sync_core.adapters.aws import clear_clients
     from sync_core.adapters.salesforce import clear_salesforce_caches
     from sync_core.config import get_settings
 
+    install_transaction_rollback_fix()  # as the local stack's moto server: a refused write keeps the stream
     emulator = start_emulator(EmulatorConfig(port=0, **{"daily_api_limit": 1_000_000, **emulator_options}))
     saved = dict(os.environ)
     try:
