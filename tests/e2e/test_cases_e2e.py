@@ -154,7 +154,8 @@ def test_a_case_through_its_whole_workflow_to_the_invoice_its_release_creates(lo
     assert alice.ok("GET", f"/cases/{case_id}/transitions")["transitions"] == []
     listed = alice.ok("GET", "/cases", params={"status": "Released", "account_id": account})
     assert [item["id"] for item in listed["items"]] == [case_id]
-    # The case workflow's writes are exported like any hub write: the case reaches Salesforce as an insert.
+    # The case workflow's writes are exported like any hub write: the case reaches Salesforce (inserted by the
+    # first export, updated by the later ones, depending on how its writes and the exports interleave).
     sync = wait_until(
         lambda: (
             (status := alice.ok("GET", f"/records/Case/{case_id}/sync-status"))["status"] == "Synchronized" and status
@@ -163,4 +164,4 @@ def test_a_case_through_its_whole_workflow_to_the_invoice_its_release_creates(lo
         interval=0.2,
         message="the released case exported",
     )
-    assert sync["operation"] == "Insert" and sync["external_ref"]
+    assert sync["operation"] in ("Insert", "Update") and sync["external_ref"]
