@@ -416,20 +416,9 @@ class SyncExportService:
         report.parked.append(item.key)
 
     def _fail_retryable(self, item: _Item, message: str, report: ExportReport, *, link: str | None = None) -> None:
-        happened = Happened(actor=Actor.EXPORT_RESULT, event=SyncEvent.EXPORT_FAILED_RETRYABLE, message=message)
-        operation, remembered = self._logged(item)
-        self._writer.write(RecordWrite(item.key, happened, link=link, state_changes=remembered), previous=item.state)
-        self._errors.record_failure(
-            entity=item.key.entity,
-            record_id=item.key.record_id,
-            direction=ErrorDirection.TO_SALESFORCE,
-            operation=operation,
-            code=message.split(":", 1)[0].removeprefix("Salesforce ").strip() or "RETRYABLE",
-            message=message,
-            payload=item.values.row.values if item.values else None,
-            status=ErrorStatus.RETRYING,
-            now=self._clock.now(),
-        )
+        code = message.split(":", 1)[0].removeprefix("Salesforce ").strip() or "RETRYABLE"
+        payload = item.values.row.values if item.values else None
+        self._record_failure(item, SyncEvent.EXPORT_FAILED_RETRYABLE, code, message, payload, link=link)
         report.failed.append(item.key)
 
     def _fail_permanently(
@@ -442,9 +431,25 @@ class SyncExportService:
         *,
         link: str | None = None,
     ) -> None:
-        happened = Happened(actor=Actor.EXPORT_RESULT, event=SyncEvent.EXPORT_FAILED_PERMANENT, message=message)
+        self._record_failure(item, SyncEvent.EXPORT_FAILED_PERMANENT, code, message, payload, link=link)
+        report.errors.append(item.key)
+
+    def _record_failure(
+        self,
+        item: _Item,
+        event: SyncEvent,
+        code: str,
+        message: str,
+        payload: dict[str, Any] | None,
+        *,
+        link: str | None,
+    ) -> None:
+        """The record's state after a failed export (through the writer) and its error-log entry: retrying for a
+        failure the queue will retry, open for one a person must look at."""
+        happened = Happened(actor=Actor.EXPORT_RESULT, event=event, message=message)
         operation, remembered = self._logged(item)
         self._writer.write(RecordWrite(item.key, happened, link=link, state_changes=remembered), previous=item.state)
+        status = ErrorStatus.RETRYING if event is SyncEvent.EXPORT_FAILED_RETRYABLE else ErrorStatus.OPEN
         self._errors.record_failure(
             entity=item.key.entity,
             record_id=item.key.record_id,
@@ -453,10 +458,9 @@ class SyncExportService:
             code=code,
             message=message,
             payload=payload,
-            status=ErrorStatus.OPEN,
+            status=status,
             now=self._clock.now(),
         )
-        report.errors.append(item.key)
 
     def _resolve_errors(self, state: SyncState | None) -> None:
         """A success resolves the record's open export errors (their ids are kept in its state)."""
