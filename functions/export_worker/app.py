@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from sync_core.adapters.export_factory import EXPORT_SERVICE_SETTINGS, build_export_service
 from sync_core.adapters.outbox_factory import build_export_queue
-from sync_core.adapters.sqs.export_queue import SqsExportQueue
+from sync_core.adapters.sqs.change_queue import SqsChangeQueue
 from sync_core.config import require_settings
 from sync_core.domain.sync.changes import Change, ChangeDirection, ChangeSource, export_change
 from sync_core.observability import logger, publish_counts, tracer
@@ -40,7 +40,7 @@ def _service() -> SyncExportService:
 
 
 @cache
-def _queue() -> SqsExportQueue:
+def _queue() -> SqsChangeQueue:
     return build_export_queue(require_settings(REQUIRED_SETTINGS))
 
 

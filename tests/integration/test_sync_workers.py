@@ -208,6 +208,16 @@ def test_an_inbound_change_of_a_new_salesforce_record_makes_one_hub_record_even_
     assert report.messages["ExportWorkerFunction"] == 0  # the sync's own write is not exported back
 
 
+def test_a_change_queued_twice_within_the_deduplication_window_is_delivered_once(engine: Engine) -> None:
+    [salesforce_id] = engine.emulator.seed("Account", [{"Name": "Queued twice"}])
+    change = _inbound(salesforce_id, "tx-dup:1", NOW, Name="Queued twice")
+
+    engine.put_inbound(change, change)  # a producer retrying its send: same group, same deduplication id
+    report = engine.drain()
+
+    assert report.messages["SyncWorkerFunction"] == 1
+
+
 def test_an_inbound_change_updates_the_linked_hub_record(engine: Engine) -> None:
     account = engine.api("POST", "/records/Account", body={"name": "Acme"}).body["id"]
     engine.drain()

@@ -23,6 +23,7 @@ from botocore.config import Config
 from local.cloudformation import StackContext
 from local.event_sources import DynamoStreamEventSource, SqsEventSource
 from local.runtime import LocalFunction
+from sync_core.adapters.sqs.change_queue import SqsChangeQueue
 from sync_core.domain.sync.changes import Change
 from tests.support.api import ApiAnswer, Handler, call, http_event
 from tests.support.aws_stack import hub_aws_environment
@@ -59,14 +60,9 @@ class Engine:
         return call(handler, http_event(method, path, route_key=route, body=body, user=user, **kwargs))
 
     def put_inbound(self, *changes: Change) -> None:
-        """Inbound changes on the FIFO sync queue, grouped and deduplicated as the producers send them."""
-        for change in changes:
-            self.sqs.send_message(
-                QueueUrl=self.environment["SYNC_QUEUE_URL"],
-                MessageBody=change.model_dump_json(),
-                MessageGroupId=change.message_group_id,
-                MessageDeduplicationId=change.deduplication_id,
-            )
+        """Inbound changes on the FIFO sync queue, through the queue adapter the producers use."""
+        refused = SqsChangeQueue(self.sqs, queue_url=self.environment["SYNC_QUEUE_URL"], fifo=True).send(changes)
+        assert not refused, refused
 
     # ------------------------------------------------------------------ running
     def drain(self, *, max_rounds: int = 30) -> DrainReport:

@@ -1,10 +1,10 @@
-"""Wiring of the outbox (the records stream -> the export queue) and of the export queue itself."""
+"""Wiring of the outbox (the records stream -> the export queue) and of the two change queues."""
 
 from __future__ import annotations
 
 from sync_core.adapters.aws import dynamodb_client, sqs_client
 from sync_core.adapters.dynamodb.config import DynamoSyncConfigStore
-from sync_core.adapters.sqs.export_queue import SqsExportQueue
+from sync_core.adapters.sqs.change_queue import SqsChangeQueue
 from sync_core.config import Settings
 from sync_core.services.outbox import ExportOutbox
 
@@ -12,8 +12,13 @@ from sync_core.services.outbox import ExportOutbox
 OUTBOX_SETTINGS = ("SYNC_CONFIG_TABLE", "EXPORT_QUEUE_URL")
 
 
-def build_export_queue(settings: Settings) -> SqsExportQueue:
-    return SqsExportQueue(sqs_client(), queue_url=settings.require("EXPORT_QUEUE_URL"))
+def build_export_queue(settings: Settings) -> SqsChangeQueue:
+    return SqsChangeQueue(sqs_client(), queue_url=settings.require("EXPORT_QUEUE_URL"))
+
+
+def build_import_queue(settings: Settings) -> SqsChangeQueue:
+    """The FIFO sync queue: Salesforce changes for the sync worker (webhook, change events, pulls)."""
+    return SqsChangeQueue(sqs_client(), queue_url=settings.require("SYNC_QUEUE_URL"), fifo=True)
 
 
 def build_export_outbox(settings: Settings) -> ExportOutbox:
