@@ -1,11 +1,13 @@
 """sync_worker: inbound Salesforce changes from the FIFO sync queue, applied to hub records.
 
 Thin: each message body is a `Change`; the import service applies it (merge, echo, conflicts, links, the
-one write path) and says what it did. Powertools' FIFO batch processor keeps each record's changes in
-order: a failed change fails the rest of its message group in the batch (they are retried after it), other
-records carry on (skip_group_on_error). A retryable failure is raised so SQS delivers the message again;
-on its last receive (the queue's maxReceiveCount) the change's error-log entry is marked dead first, as the
-message moves to the dead-letter queue. A body that is not a change is logged and fails the same way, so it
+one write path) and says what it did, then hands on what is left: changes that waited (parked in DynamoDB)
+for the record it linked go to the sync queue again, and the hub's side of a conflict it won goes to the
+export queue. Powertools' FIFO batch processor keeps each record's changes in order: a failed change fails
+the rest of its message group in the batch (they are retried after it), other records carry on
+(skip_group_on_error). A retryable failure is raised so SQS delivers the message again; on its last
+receive (the queue's maxReceiveCount) the change's error-log entry is marked dead first, as the message
+moves to the dead-letter queue. A body that is not a change is logged and fails the same way, so it
 reaches the dead-letter queue with its own log line instead of vanishing.
 """
 
@@ -46,6 +48,7 @@ OUTCOME_METRICS: dict[Applied, tuple[str, ...]] = {
     Applied.DUPLICATE: (_SKIPPED,),
     Applied.STALE: (_SKIPPED,),
     Applied.SKIPPED: (_SKIPPED,),
+    Applied.PARKED: ("ChangesParked",),
     Applied.ECHO: (_ECHOED,),
     Applied.CONFLICT_SALESFORCE_WON: (_CONFLICTED, _APPLIED),
     Applied.CONFLICT_HUB_KEPT: (_CONFLICTED,),
@@ -100,6 +103,14 @@ class _Run:
                 f"change {result.outcome.value}",
                 extra={"outcome": result.outcome.value, "record_id": result.record_id, "reason": result.message},
             )
+            # Changes that waited for the record this one linked go again; a conflict the hub won is exported.
+            _service().hand_on(result)
+            if result.requeue:
+                logger.info(
+                    "parked changes queued again", extra={"changes": [i.change.change_id for i in result.requeue]}
+                )
+            if result.queue_export:
+                logger.info("export queued: the hub's side of the conflict goes to Salesforce")
             for metric in OUTCOME_METRICS[result.outcome]:
                 self.counts[metric, change.entity.value, change.direction.value] += 1
 

@@ -145,5 +145,17 @@ def test_the_import_path_calls_dynamodb_only_as_its_role_allows(recorded: tuple[
     engine.drain()
     assert _status(engine, "Account", record["id"])["external_ref"] is None
     assert engine.api("GET", "/records/Lead", query={"salesforce_id": other}).body["items"] == []
+    # A contact whose account the hub lacks is parked, and queued again when the account links.
+    [parent] = engine.emulator.seed("Account", [{"Name": "Parent later"}])
+    [child] = engine.emulator.seed("Contact", [{"LastName": "Early", "AccountId": parent}])
+    contact = {"entity": EntityName.CONTACT}
+    engine.put_inbound(
+        _inbound(child, "c:1", now, values={"LastName": "Early", "AccountId": parent}).model_copy(update=contact)
+    )
+    engine.drain()
+    engine.put_inbound(_inbound(parent, "p:1", now, values={"Name": "Parent later"}))
+    engine.drain()
+    [linked] = engine.api("GET", "/records/Contact", query={"salesforce_id": child}).body["items"]
+    assert linked["fields"]["last_name"] == "Early"
 
     _check("SyncWorkerFunction", calls.accesses("SyncWorkerFunction"))

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import boto3
 import pytest
 
 from sync_core.adapters.aws import dynamodb_client
@@ -24,7 +25,7 @@ from sync_core.domain.sync.changes import Change, ChangeDirection, ChangeOperati
 from sync_core.domain.sync.policy import ConflictPolicy, DeletePolicy
 from sync_core.domain.sync_config import EntitySyncConfig
 from sync_core.domain.sync_state import SyncOperation, SyncStatus
-from sync_core.errors import LinkTakenError, RetryableError
+from sync_core.errors import LinkTakenError
 from sync_core.ports.sync import RecordKey
 from sync_core.services.sync_import import Applied, SyncImportService
 from tests.support.aws_stack import dynamodb_as_atomic_as_dynamodb, hub_aws_environment
@@ -69,6 +70,20 @@ def configure(**policy: Any) -> None:
     DynamoSyncConfigStore(dynamodb_client(), sync_config_table=os.environ["SYNC_CONFIG_TABLE"]).put(
         EntitySyncConfig(entity=EntityName.ACCOUNT, **policy)
     )
+
+
+def sync_queue_bodies() -> list[dict[str, Any]]:
+    """The messages waiting on the FIFO sync queue, taken off it."""
+    import json
+
+    sqs = boto3.client("sqs")
+    url = os.environ["SYNC_QUEUE_URL"]
+    bodies = []
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages"):
+        for message in messages:
+            bodies.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return bodies
 
 
 def stored(record_id: str, entity: EntityName = EntityName.ACCOUNT) -> Any:
@@ -287,14 +302,25 @@ def test_a_value_the_hub_refuses_is_a_permanent_failure_in_the_error_log(service
     assert stored(str(created.record_id)).state.status is SyncStatus.SYNCHRONIZED
 
 
-def test_a_contact_whose_account_the_hub_lacks_is_retried_then_dead_lettered(service: SyncImportService) -> None:
+def test_a_contact_whose_account_the_hub_lacks_is_parked_then_queued_again_when_the_account_links(
+    service: SyncImportService,
+) -> None:
+    """Waiting for a parent is not a failure: the change is parked in DynamoDB (not bounced through the FIFO
+    queue, whose receive counts are for failures) and queued again when its account links."""
     contact = change("003000000000001AAA", entity=EntityName.CONTACT, LastName="Orphan", AccountId="001000000000077AAA")
-    with pytest.raises(RetryableError) as raised:
-        service.apply(contact)
-    assert raised.value.code == "WAITS_FOR_PARENT"  # not permanent: the account's own change is on its way
-    # Its account arrives: the retried change now applies, with the reference translated to the hub's id
+    parked = service.apply(contact)
+    assert parked.outcome is Applied.PARKED and "waits for parent Account 001000000000077AAA" in str(parked.message)
+    assert sync_queue_bodies() == []
+    # Its account arrives: the parked contact is taken from the park and queued again (a new deduplication id)
     account = service.apply(change("001000000000077AAA", Name="Parent"))
-    applied = service.apply(contact)
+    assert account.outcome is Applied.CREATED and [item.change for item in account.requeue] == [contact]
+    service.hand_on(account)
+    [queued] = sync_queue_bodies()
+    requeued = Change.model_validate(queued)
+    assert requeued.change_id == contact.change_id and requeued.requeued == 1
+    assert requeued.deduplication_id != contact.deduplication_id
+    assert service.apply(change("001000000000077AAA", at=T0 + timedelta(seconds=1), Name="Parent 2")).requeue == ()
+    applied = service.apply(requeued)
     assert applied.outcome is Applied.CREATED
     assert stored(str(applied.record_id), EntityName.CONTACT).record.fields["account_id"] == account.record_id
     # A change the queue gave up on: the record goes to Error and its entry is dead

@@ -262,3 +262,87 @@ def test_a_sync_queue_message_that_is_no_change_is_logged_and_dead_lettered(engi
     assert dead["Body"] == "not json"
     messages = {line["message"] for line in lines}
     assert "sync queue message is not a change; after its retries it goes to the dead-letter queue" in messages
+
+
+# ---------------------------------------------------------------- found by the convergence test
+def test_a_record_created_in_salesforce_then_edited_in_the_hub_updates_that_record_not_a_second_one(
+    engine: Engine,
+) -> None:
+    [salesforce_id] = engine.emulator.seed("Account", [{"Name": "Born in Salesforce"}])
+    engine.put_inbound(_inbound(salesforce_id, "born:1", NOW, Name="Born in Salesforce"))
+    engine.drain()
+    [record] = engine.api("GET", "/records/Account", query={"salesforce_id": salesforce_id}).body["items"]
+
+    engine.api("PATCH", f"/records/Account/{record['id']}", body={"phone": "555"}, headers={"If-Match": '"1"'})
+    engine.drain()
+
+    rows = [row for row in engine.emulator.records("Account") if row["Name"] == "Born in Salesforce"]
+    assert [(row["Id"], row["Phone"], row["Hub_Id__c"]) for row in rows] == [(salesforce_id, "555", record["id"])]
+    assert _status(engine, "Account", record["id"])["status"] == "Synchronized"
+
+
+def test_an_export_sends_only_what_the_hub_changed_so_a_salesforce_users_edit_meanwhile_is_kept(
+    engine: Engine,
+) -> None:
+    account = engine.api("POST", "/records/Account", body={"name": "Both edit"}).body["id"]
+    engine.drain()
+    salesforce_id = _status(engine, "Account", account)["external_ref"]
+    engine.emulator.user_change("update", "Account", salesforce_id, {"Description": "set in Salesforce"})
+
+    engine.api("PATCH", f"/records/Account/{account}", body={"phone": "555"}, headers={"If-Match": '"1"'})
+    engine.drain()  # the hub's export goes before the user's change event arrives
+
+    [row] = _in_salesforce(engine, "Account", account)
+    assert (row["Phone"], row["Description"]) == ("555", "set in Salesforce")
+    stamp = datetime.now(UTC) + timedelta(seconds=5)
+    engine.put_inbound(_inbound(salesforce_id, "user:1", stamp, Description="set in Salesforce"))
+    engine.drain()
+    fields = engine.api("GET", f"/records/Account/{account}").body["fields"]
+    assert (fields["phone"], fields["description"]) == ("555", "set in Salesforce")
+
+
+def test_a_conflict_the_hub_wins_exports_the_hubs_side_again(engine: Engine) -> None:
+    from sync_core.adapters.aws import dynamodb_client
+    from sync_core.adapters.dynamodb.config import DynamoSyncConfigStore
+    from sync_core.domain.sync.policy import ConflictPolicy
+    from sync_core.domain.sync_config import EntitySyncConfig
+
+    configs = DynamoSyncConfigStore(dynamodb_client(), sync_config_table=engine.environment["SYNC_CONFIG_TABLE"])
+    configs.put(EntitySyncConfig(entity=EntityName.ACCOUNT, conflict_policy=ConflictPolicy.HUB_WINS))
+    account = engine.api("POST", "/records/Account", body={"name": "Hub wins", "phone": "1"}).body["id"]
+    engine.drain()
+    salesforce_id = _status(engine, "Account", account)["external_ref"]
+    # The hub's edit is refused by Salesforce for good (Error): nothing would export it again by itself.
+    engine.emulator.add_fault(
+        scope="record", kind="collections", status=400, error_code="FIELD_CUSTOM_VALIDATION_EXCEPTION", count=1
+    )
+    engine.api("PATCH", f"/records/Account/{account}", body={"phone": "hub"}, headers={"If-Match": '"1"'})
+    engine.drain()
+    assert _status(engine, "Account", account)["status"] == "Error"
+    # A Salesforce user edits the same field: a conflict, which the hub wins by policy.
+    engine.emulator.user_change("update", "Account", salesforce_id, {"Phone": "salesforce"})
+    engine.put_inbound(_inbound(salesforce_id, "user:2", datetime.now(UTC) + timedelta(seconds=5), Phone="salesforce"))
+
+    with captured_logs() as lines:
+        engine.drain()
+
+    assert "export queued: the hub's side of the conflict goes to Salesforce" in [line["message"] for line in lines]
+    [row] = _in_salesforce(engine, "Account", account)
+    assert row["Phone"] == "hub" and engine.api("GET", f"/records/Account/{account}").body["fields"]["phone"] == "hub"
+    assert _status(engine, "Account", account)["status"] == "Synchronized"
+
+
+def test_an_edit_event_of_a_salesforce_record_the_hub_does_not_have_yet_waits_for_its_create(engine: Engine) -> None:
+    """Change events arrive out of order: an edit naming only Phone cannot create the record (no Name). It waits
+    in DynamoDB, not in the error log, and applies once the record's create has linked it."""
+    [salesforce_id] = engine.emulator.seed("Account", [{"Name": "Late create", "Phone": "555"}])
+    engine.put_inbound(_inbound(salesforce_id, "late:2", NOW + timedelta(seconds=1), Phone="555"))
+    with captured_logs() as lines:
+        engine.drain()
+    assert [line["outcome"] for line in lines if "outcome" in line] == ["parked"]
+
+    engine.put_inbound(_inbound(salesforce_id, "late:1", NOW, Name="Late create"))
+    engine.drain()
+
+    [record] = engine.api("GET", "/records/Account", query={"salesforce_id": salesforce_id}).body["items"]
+    assert (record["fields"]["name"], record["fields"]["phone"]) == ("Late create", "555")

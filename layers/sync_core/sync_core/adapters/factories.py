@@ -10,7 +10,8 @@ from sync_core.adapters.dynamodb.config import DynamoSyncConfigStore
 from sync_core.adapters.dynamodb.error_log import DynamoErrorLog
 from sync_core.adapters.dynamodb.record_queries import DynamoRecordFinder
 from sync_core.adapters.dynamodb.records import DynamoRecordStore, DynamoSequenceStore, DynamoSyncStateStore
-from sync_core.adapters.dynamodb.sync import DynamoLinkStore, DynamoSyncStore
+from sync_core.adapters.dynamodb.sync import DynamoLinkStore, DynamoParkedWork, DynamoSyncStore
+from sync_core.adapters.outbox_factory import build_export_queue, build_import_queue
 from sync_core.config import Settings
 from sync_core.services.cases import CaseServices, case_services
 from sync_core.services.records import RecordsService
@@ -21,7 +22,14 @@ from sync_core.services.sync_writer import SyncWriter
 # The settings each service cannot run without (its function declares them: sync_core.http.api_handler).
 RECORDS_SERVICE_SETTINGS = ("RECORDS_TABLE", "SYNC_STATE_TABLE", "SYNC_CONFIG_TABLE")
 CASES_SERVICE_SETTINGS = ("RECORDS_TABLE", "SYNC_STATE_TABLE", "SYNC_CONFIG_TABLE")
-IMPORT_SERVICE_SETTINGS = ("RECORDS_TABLE", "SYNC_STATE_TABLE", "SYNC_CONFIG_TABLE", "ERROR_LOG_TABLE")
+IMPORT_SERVICE_SETTINGS = (
+    "RECORDS_TABLE",
+    "SYNC_STATE_TABLE",
+    "SYNC_CONFIG_TABLE",
+    "ERROR_LOG_TABLE",
+    "SYNC_QUEUE_URL",
+    "EXPORT_QUEUE_URL",
+)
 
 
 def _record_stores(settings: Settings) -> tuple[DynamoRecordStore, DynamoSequenceStore]:
@@ -110,4 +118,7 @@ def build_import_service(settings: Settings) -> SyncImportService:
         sequences=sequences,
         error_log=error_log,
         clock=SystemClock(),
+        parked=DynamoParkedWork(dynamodb_client(), sync_state_table=settings.require("SYNC_STATE_TABLE")),
+        sync_queue=build_import_queue(settings),
+        export_queue=build_export_queue(settings),
     )

@@ -7,6 +7,8 @@ Keys in the sync state table (DynamoDB adapter: sync_core.adapters.dynamodb.sync
                                                   price book entries); a hub record's way back is its state
     PARKED#<parent kind> / <parent key>#<entity>#<record id>   an export waiting for its parent's link
     PARKED#budget / <entity>#<record id>          an export deferred by the Salesforce API budget
+    WAITING#<kind> / <Salesforce id>#<change>     an inbound change waiting for that Salesforce record's link
+                                                  (a child's parent, or the record's own create)
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Protocol
 
 from sync_core.domain.entities import EntityName
 from sync_core.domain.records import HubRecord
+from sync_core.domain.sync.changes import Change
 from sync_core.domain.sync_state import SyncState
 
 
@@ -97,6 +100,7 @@ class LinkLookup:
 
     salesforce_ids: dict[tuple[str, str], str] = field(default_factory=dict)  # (kind, hub key) -> Salesforce id
     hub_keys: dict[tuple[str, str], str] = field(default_factory=dict)  # (kind, Salesforce id) -> hub key
+    waiting: set[tuple[str, str]] = field(default_factory=set)  # (kind, Salesforce id) inbound changes wait for
 
     def salesforce_id(self, kind: str, hub_key: str) -> str | None:
         return self.salesforce_ids.get((kind, hub_key))
@@ -113,10 +117,15 @@ class LinkStore(Protocol):
     """Links between hub keys and Salesforce ids (hub records' links are claimed by SyncStore.commit)."""
 
     def lookup(
-        self, *, by_salesforce_id: Sequence[tuple[str, str]] = (), by_hub_key: Sequence[tuple[str, str]] = ()
+        self,
+        *,
+        by_salesforce_id: Sequence[tuple[str, str]] = (),
+        by_hub_key: Sequence[tuple[str, str]] = (),
+        waiting_for: Sequence[tuple[str, str]] = (),
     ) -> LinkLookup:
         """One batched read: (kind, Salesforce id) pairs and (kind, hub key) pairs; for hub records (kind an
-        entity name) the way back is the record's sync state (its external reference)."""
+        entity name) the way back is the record's sync state (its external reference). `waiting_for`: (kind,
+        Salesforce id) pairs to tell whether inbound changes are parked waiting for them (LinkLookup.waiting)."""
         ...
 
     def save(self, claims: Sequence[LinkClaim]) -> None:
@@ -138,6 +147,17 @@ class ParkedExport:
     resume_after: datetime | None = None
 
 
+@dataclass(frozen=True)
+class ParkedChange:
+    """An inbound change that waits for a Salesforce record of kind `kind` to be linked to a hub record."""
+
+    change: Change
+    kind: str
+    salesforce_id: str
+    reason: str
+    parked_at: datetime
+
+
 class ParkedWork(Protocol):
     """Exports that wait, kept in DynamoDB rather than bounced through the queue (receive counts are for failures)."""
 
@@ -149,4 +169,12 @@ class ParkedWork(Protocol):
 
     def take_due(self, now: datetime, *, limit: int) -> list[ParkedExport]:
         """Remove and return up to `limit` budget-parked exports whose resume time has come."""
+        ...
+
+    def park_changes(self, items: Sequence[ParkedChange]) -> None:
+        """Keep inbound changes until the Salesforce record each waits for is linked."""
+        ...
+
+    def take_changes(self, kind: str, salesforce_ids: Collection[str]) -> list[ParkedChange]:
+        """Remove and return the inbound changes waiting for any of these Salesforce records of `kind`."""
         ...

@@ -30,7 +30,14 @@ from sync_core.domain.salesforce import DeferralReason, RecordResult, WriteOutco
 from sync_core.domain.sync.hub_schema import get_path
 from sync_core.domain.sync.mapping import EntityMapping, ReferenceMap
 from sync_core.domain.sync.transitions import Actor, Happened, SyncEvent
-from sync_core.domain.sync.translate import ExportValues, MappingFailure, UpsertRow, WaitsForParent, to_salesforce
+from sync_core.domain.sync.translate import (
+    SALESFORCE_ID_FIELD,
+    ExportValues,
+    MappingFailure,
+    UpsertRow,
+    WaitsForParent,
+    to_salesforce,
+)
 from sync_core.domain.sync_state import SyncOperation, SyncState, SyncStatus
 from sync_core.ports.salesforce import SalesforceApi
 from sync_core.ports.stores import Clock, ErrorLog
@@ -113,6 +120,29 @@ def _parents_wanted(record: HubRecord, mapping: EntityMapping) -> set[tuple[str,
     return wanted
 
 
+def _changed_only(values: ExportValues, state: SyncState | None) -> ExportValues:
+    """A linked record's row carries only the fields the hub changed since they were last synced (their hash
+    differs), with its Salesforce id and hub id: a field a Salesforce user changed meanwhile, that the hub did
+    not, keeps the user's value (its change event then brings it to the hub) instead of being overwritten
+    with the hub's older one. A record never synced sends every field."""
+    row = values.row
+    synced = state.synced_field_hashes if state is not None else {}
+    if row.external_id_field != SALESFORCE_ID_FIELD or not synced:
+        return values
+    kept = {
+        name: value
+        for name, value in row.values.items()
+        if name.lower() not in values.field_hashes or _changed(synced.get(name.lower()), value, values, name)
+    }
+    return values.model_copy(update={"row": row.model_copy(update={"values": kept})})
+
+
+def _changed(held: str | None, value: Any, values: ExportValues, name: str) -> bool:
+    if held is None:
+        return value is not None  # never synced: Salesforce's value is unknown, an empty hub field says nothing
+    return held != values.field_hashes[name.lower()]
+
+
 class SyncExportService:
     def __init__(
         self,
@@ -169,7 +199,7 @@ class SyncExportService:
                     else:
                         self._park_for_parent(item, outcome, report)
                 else:
-                    item.values = outcome
+                    item.values = _changed_only(outcome, item.state)
                     ready.append(item)
             if not ready:
                 if looked_up_now:

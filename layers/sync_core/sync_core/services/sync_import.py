@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from sync_core.domain.entities import ENTITY_MODELS, EntityName, format_record_id
 from sync_core.domain.error_log import ErrorDirection, ErrorStatus, error_id, resolved
 from sync_core.domain.records import SYNC_ACTOR_PREFIX, HubRecord
-from sync_core.domain.sync.changes import Change, ChangeDirection, ChangeOperation
+from sync_core.domain.sync.changes import Change, ChangeDirection, ChangeOperation, ChangeSource, export_change
 from sync_core.domain.sync.conflicts import Resolution, is_conflict, resolve_conflict
 from sync_core.domain.sync.echo import repeats_last_sync
 from sync_core.domain.sync.hub_schema import get_path
@@ -41,11 +41,11 @@ from sync_core.errors import (
     ContendedError,
     NotFoundError,
     PermanentError,
-    RetryableError,
     StaleVersionError,
 )
+from sync_core.ports.queues import ExportQueue, ImportQueue
 from sync_core.ports.stores import Clock, ErrorLog, SequenceStore
-from sync_core.ports.sync import LinkLookup, LinkStore, RecordKey, SyncStore
+from sync_core.ports.sync import LinkLookup, LinkStore, ParkedChange, ParkedExport, ParkedWork, RecordKey, SyncStore
 from sync_core.services.sync_config import SyncConfigCache
 from sync_core.services.sync_writer import RecordWrite, SyncWriter
 
@@ -68,6 +68,7 @@ class Applied(StrEnum):
     DELETED = "deleted"
     UNLINKED = "unlinked"
     SKIPPED = "skipped"
+    PARKED = "parked"  # waits in DynamoDB for a Salesforce record to be linked (its parent, or itself)
     FAILED = "failed"  # a permanent failure: the record is in Error and the error log
 
     @property
@@ -81,6 +82,8 @@ class Applied(StrEnum):
             return "ChangesFailed"
         if self in (Applied.DUPLICATE, Applied.STALE, Applied.SKIPPED):
             return "ChangesSkipped"
+        if self is Applied.PARKED:
+            return "ChangesParked"
         return "ChangesApplied"
 
 
@@ -92,6 +95,7 @@ class ImportResult:
     record_id: str | None = None
     message: str | None = None
     queue_export: bool = False  # the hub's side must go to Salesforce (a conflict the hub won)
+    requeue: tuple[ParkedChange, ...] = ()  # parked changes whose awaited record is linked now: queue them again
 
 
 class SyncImportService:
@@ -105,6 +109,9 @@ class SyncImportService:
         sequences: SequenceStore,
         error_log: ErrorLog,
         clock: Clock,
+        parked: ParkedWork,
+        sync_queue: ImportQueue,
+        export_queue: ExportQueue,
     ) -> None:
         self._store = store
         self._writer = writer
@@ -113,6 +120,9 @@ class SyncImportService:
         self._sequences = sequences
         self._errors = error_log
         self._clock = clock
+        self._parked = parked
+        self._sync_queue = sync_queue
+        self._export_queue = export_queue
 
     def apply(self, change: Change) -> ImportResult:
         """Apply one change from Salesforce. Raises RetryableError for what a later attempt may pass (the
@@ -133,6 +143,27 @@ class SyncImportService:
                 if attempt == APPLY_ATTEMPTS:
                     raise ContendedError(f"{change.entity.value} {change.salesforce_id} kept changing: {exc}") from exc
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def hand_on(self, result: ImportResult) -> None:
+        """What an applied change leaves to do, through the queues: changes that waited for the record it linked
+        go to the sync queue again, and the hub's side of a conflict it won goes to the export queue. What a
+        queue refuses waits in DynamoDB instead (changes parked again; the export parked until the next export
+        run with budget takes it), so nothing is lost."""
+        if result.requeue:
+            refused = {
+                change.change_id
+                for change in self._sync_queue.send([item.change.queued_again() for item in result.requeue])
+            }
+            again = [item for item in result.requeue if item.change.change_id in refused]
+            if again:
+                self._parked.park_changes(again)
+        if result.queue_export and result.record_id is not None:
+            now = self._clock.now()
+            request = export_change(result.entity, result.record_id, 1, source=ChangeSource.STREAM, stamp=now)
+            if self._export_queue.send([request]):
+                key = RecordKey(result.entity, result.record_id)
+                reason = "the export queue refused the export of a conflict the hub won"
+                self._parked.park([ParkedExport(key, reason, now, resume_after=now)])
 
     def mark_dead(self, change: Change, message: str) -> None:
         """The queue gave up on the change (its retries are spent): the record goes to Error, the entry dead."""
@@ -177,7 +208,8 @@ class SyncImportService:
             for reference in mapping.references
             if reference.direction.imports and (value := change.values.get(reference.salesforce_field))
         ]
-        links = self._links.lookup(by_salesforce_id=[(entity.value, salesforce_id), *parents])  # request 1
+        own = (entity.value, salesforce_id)
+        links = self._links.lookup(by_salesforce_id=[own, *parents], waiting_for=[own])  # request 1
         record_id = links.hub_key(entity.value, salesforce_id)
         linked = record_id is not None
         if record_id is None and isinstance(hub_id := change.values.get(mapping.external_id_field), str) and hub_id:
@@ -226,8 +258,15 @@ class _Attempt:
         self.linked = record_id is not None
         self.tied = False  # some fields apply at a stamp equal to the one held (see _with_ties)
 
-    def result(self, outcome: Applied, message: str | None = None, *, queue_export: bool = False) -> ImportResult:
-        return ImportResult(outcome, self.entity, self.salesforce_id, self.record_id, message, queue_export)
+    def result(
+        self,
+        outcome: Applied,
+        message: str | None = None,
+        *,
+        queue_export: bool = False,
+        requeue: tuple[ParkedChange, ...] = (),
+    ) -> ImportResult:
+        return ImportResult(outcome, self.entity, self.salesforce_id, self.record_id, message, queue_export, requeue)
 
     @property
     def key(self) -> RecordKey:
@@ -250,7 +289,9 @@ class _Attempt:
             return self.apply(conflict=None)
         if self.config.create_only:
             return self.skip("create only: the hub record is not updated from Salesforce")
-        if self.state is not None and repeats_last_sync(self.merge.values, self.state.synced_field_hashes):
+        if self.state is not None and repeats_last_sync(
+            self.merge.values, self.state.synced_field_hashes, imported=self.mapping.imported_fields
+        ):
             return self.echo()
         # A tie is a Salesforce write after the one the hub holds, within the stamp's resolution.
         stamp = self.change.stamp + timedelta(microseconds=1) if self.tied else self.change.stamp
@@ -377,10 +418,8 @@ class _Attempt:
             self.merge.values, self.mapping, self.links, current=current, record_id=self.record_id
         )
         if isinstance(translated, WaitsForParent):
-            # The parent's own change is on its way (another message group): the queue retries this one.
-            raise RetryableError(
-                f"{self.entity.value} {self.salesforce_id} {translated.message}", code="WAITS_FOR_PARENT"
-            )
+            # The parent's own change is on its way (another message group): wait for its link in DynamoDB.
+            return self.park(translated.parent, translated.parent_key, translated.message)
         if isinstance(translated, MappingFailure):
             return self.fail(translated.code, translated.message, field=translated.field)
         return self.write_fields(translated, conflict)
@@ -398,6 +437,10 @@ class _Attempt:
         try:
             fields = _validated(self.entity, fields)
         except _Invalid as exc:
+            if creating and not restoring and exc.missing:
+                # A change naming only some fields (a change event of an edit) of a record the hub does not
+                # have yet: its create is on its way, delivered out of order. Wait for the record's link.
+                return self.park(self.entity.value, self.salesforce_id, f"waits for its record: {exc.message}")
             return self.fail("VALIDATION_FAILED", exc.message, field=exc.field)
         now = self.service._clock.now()
         if self.record is not None and fields == self.record.fields and conflict is None:
@@ -465,7 +508,23 @@ class _Attempt:
         self.service._writer.write(write, previous=self.state)
         self.record = record
         self.resolve_errors()
-        return self.result(outcome, conflict)
+        requeue: tuple[ParkedChange, ...] = ()
+        if not self.linked and (self.entity.value, self.salesforce_id) in self.links.waiting:
+            # Linked now: the changes that waited for this record (its own edits, its children) go again.
+            requeue = tuple(self.service._parked.take_changes(self.entity.value, [self.salesforce_id]))
+        return self.result(outcome, conflict, requeue=requeue)
+
+    def park(self, kind: str, salesforce_id: str, reason: str) -> ImportResult:
+        """Keep the change in DynamoDB until Salesforce record `salesforce_id` of `kind` is linked (not a failure:
+        the queue's receive counts are for failures)."""
+        now = self.service._clock.now()
+        self.service._parked.park_changes([ParkedChange(self.change, kind, salesforce_id, reason, now)])
+        # It may have linked between our read and the park: then nobody would take this change back.
+        again = self.service._links.lookup(by_salesforce_id=[(kind, salesforce_id)])
+        if again.hub_key(kind, salesforce_id) is not None:
+            taken = tuple(self.service._parked.take_changes(kind, [salesforce_id]))
+            return self.result(Applied.PARKED, f"{reason} (linked meanwhile: queued again)", requeue=taken)
+        return self.result(Applied.PARKED, reason)
 
     def fail(self, code: str, message: str, *, field: str | None = None) -> ImportResult:
         """A permanent failure: the record (if the hub has it) goes to Error; the error log keeps the change."""
@@ -502,9 +561,10 @@ class _Attempt:
 
 
 class _Invalid(Exception):
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, *, missing: bool = False) -> None:
         super().__init__(message)
         self.field, self.message = field, message
+        self.missing = missing  # every problem is a required field the change did not carry
 
 
 def _validated(entity: EntityName, fields: dict[str, Any]) -> dict[str, Any]:
@@ -520,7 +580,9 @@ def _validated(entity: EntityName, fields: dict[str, Any]) -> dict[str, Any]:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in error['loc']) or '(record)'}: {error['msg']}" for error in exc.errors()
         )
-        raise _Invalid(field, f"{entity.value} from Salesforce is not valid in the hub: {problems}") from exc
+        missing = all(error["type"] == "missing" for error in exc.errors())
+        message = f"{entity.value} from Salesforce is not valid in the hub: {problems}"
+        raise _Invalid(field, message, missing=missing) from exc
 
 
 def _with_ties(change: Change, merge: MergeResult, state: SyncState | None) -> MergeResult:

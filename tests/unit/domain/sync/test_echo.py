@@ -42,3 +42,16 @@ def test_a_change_with_one_new_value_is_not_an_echo() -> None:
 
 def test_nothing_is_an_echo_of_a_record_never_synced() -> None:
     assert not repeats_last_sync({"Name": "Acme"}, {})
+
+
+def test_a_mapped_field_never_synced_is_news_not_an_echo() -> None:
+    """A record created from a change event naming only Name holds no hash for Phone: a later event setting
+    Phone is a user's edit (found by the convergence test: it was dropped as an echo)."""
+    mapping = DEFAULT_MAPPINGS[EntityName.ACCOUNT]
+    created_from_name_only = {"name": written().field_hashes["name"]}
+    edit = {"Phone": "555", "LastModifiedDate": "2026-03-01T09:31Z"}
+    assert not repeats_last_sync(edit, created_from_name_only, imported=mapping.imported_fields)
+    # Fields the mapping does not import still say nothing either way.
+    assert repeats_last_sync(
+        {"Name": "Acme", "LastModifiedDate": "x"}, created_from_name_only, imported=mapping.imported_fields
+    )

@@ -24,6 +24,7 @@ from sync_core.adapters.dynamodb.records import (
 )
 from sync_core.domain.entities import EntityName
 from sync_core.domain.records import HubRecord
+from sync_core.domain.sync.changes import Change
 from sync_core.domain.sync_state import SyncState
 from sync_core.errors import (
     AlreadyExistsError,
@@ -33,7 +34,16 @@ from sync_core.errors import (
     StaleVersionError,
     StateMovedError,
 )
-from sync_core.ports.sync import BUDGET, LinkClaim, LinkLookup, ParkedExport, RecordKey, StoredRecord, StoredWrite
+from sync_core.ports.sync import (
+    BUDGET,
+    LinkClaim,
+    LinkLookup,
+    ParkedChange,
+    ParkedExport,
+    RecordKey,
+    StoredRecord,
+    StoredWrite,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -53,6 +63,11 @@ def link_key(kind: str, salesforce_id: str) -> dict[str, Any]:
 
 def linked_key(kind: str, hub_key: str) -> dict[str, Any]:
     return _key(f"LINKED#{kind}", hub_key)
+
+
+def waiting_marker_key(kind: str, salesforce_id: str) -> dict[str, Any]:
+    """The item that says inbound changes wait for this Salesforce record (they sit under `<id>#...`)."""
+    return _key(f"WAITING#{kind}", salesforce_id)
 
 
 def _chunks[T](items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
@@ -261,10 +276,16 @@ class DynamoLinkStore:
         self._table = sync_state_table
 
     def lookup(
-        self, *, by_salesforce_id: Sequence[tuple[str, str]] = (), by_hub_key: Sequence[tuple[str, str]] = ()
+        self,
+        *,
+        by_salesforce_id: Sequence[tuple[str, str]] = (),
+        by_hub_key: Sequence[tuple[str, str]] = (),
+        waiting_for: Sequence[tuple[str, str]] = (),
     ) -> LinkLookup:
         links = LinkLookup()
         keys: dict[tuple[str, str], dict[str, Any]] = {}
+        for kind, salesforce_id in waiting_for:
+            keys[(f"WAITING#{kind}", salesforce_id)] = waiting_marker_key(kind, salesforce_id)
         for kind, salesforce_id in by_salesforce_id:
             key = link_key(kind, salesforce_id)
             keys[(key["pk"]["S"], salesforce_id)] = key
@@ -276,7 +297,9 @@ class DynamoLinkStore:
         for item in _batch_get(self._client, {self._table: list(keys.values())})[self._table]:
             plain = deserialize_item(item)
             pk, sk = str(plain["pk"]), str(plain["sk"])
-            if pk.startswith("LINK#"):
+            if pk.startswith("WAITING#"):
+                links.waiting.add((pk.removeprefix("WAITING#"), sk))
+            elif pk.startswith("LINK#"):
                 links.link(pk.removeprefix("LINK#"), str(plain["hub_key"]), sk)
             elif pk.startswith("LINKED#"):
                 links.link(pk.removeprefix("LINKED#"), sk, str(plain["salesforce_id"]))
@@ -366,17 +389,59 @@ class DynamoParkedWork:
         self._remove(due)
         return due
 
+    def park_changes(self, items: Sequence[ParkedChange]) -> None:
+        requests = []
+        for item in {_waiting_key(item): item for item in items}.values():
+            pk, sk = _waiting_key(item)
+            plain = {
+                "pk": pk,
+                "sk": sk,
+                "change": item.change.model_dump_json(),
+                "reason": item.reason,
+                "parked_at": item.parked_at.isoformat(),
+            }
+            requests.append({"PutRequest": {"Item": serialize_item(plain)}})
+        # One marker per awaited record, read with its links: a create looks for waiting changes for free.
+        for kind, salesforce_id in {(item.kind, item.salesforce_id) for item in items}:
+            requests.append({"PutRequest": {"Item": waiting_marker_key(kind, salesforce_id)}})
+        _batch_write(self._client, self._table, requests)
+
+    def take_changes(self, kind: str, salesforce_ids: Collection[str]) -> list[ParkedChange]:
+        taken: list[ParkedChange] = []
+        pk = {":pk": {"S": f"WAITING#{kind}"}}
+        for salesforce_id in sorted(set(salesforce_ids)):
+            prefix = {":prefix": {"S": f"{salesforce_id}#"}}
+            for plain in self._items("pk = :pk AND begins_with(sk, :prefix)", {**pk, **prefix}):
+                taken.append(
+                    ParkedChange(
+                        change=Change.model_validate_json(str(plain["change"])),
+                        kind=kind,
+                        salesforce_id=salesforce_id,
+                        reason=str(plain.get("reason", "")),
+                        parked_at=datetime.fromisoformat(str(plain["parked_at"])),
+                    )
+                )
+        deletes = [{"DeleteRequest": {"Key": _key(*_waiting_key(item))}} for item in taken]
+        deletes += [
+            {"DeleteRequest": {"Key": waiting_marker_key(kind, salesforce_id)}} for salesforce_id in set(salesforce_ids)
+        ]
+        _batch_write(self._client, self._table, deletes)
+        return taken
+
     def _query(self, condition: str, values: dict[str, Any]) -> list[ParkedExport]:
+        return [_parked_from_item(plain) for plain in self._items(condition, values)]
+
+    def _items(self, condition: str, values: dict[str, Any]) -> list[dict[str, Any]]:
         request: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": condition,
             "ExpressionAttributeValues": values,
             "ConsistentRead": True,
         }
-        found: list[ParkedExport] = []
+        found: list[dict[str, Any]] = []
         while True:
             answer = self._client.query(**request)
-            found += [_parked_from_item(deserialize_item(item)) for item in answer.get("Items", [])]
+            found += [deserialize_item(item) for item in answer.get("Items", [])]
             if "LastEvaluatedKey" not in answer:
                 return found
             request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
@@ -394,6 +459,11 @@ def _parked_key(item: ParkedExport) -> tuple[str, str]:
     if item.parent is None:
         return f"PARKED#{BUDGET}", record
     return f"PARKED#{item.parent[0]}", f"{item.parent[1]}#{record}"
+
+
+def _waiting_key(item: ParkedChange) -> tuple[str, str]:
+    # One item per change (its deduplication id): a redelivered change parks once.
+    return f"WAITING#{item.kind}", f"{item.salesforce_id}#{item.change.deduplication_id}"
 
 
 def _parked_from_item(plain: dict[str, Any]) -> ParkedExport:

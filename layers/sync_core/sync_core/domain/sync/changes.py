@@ -66,6 +66,12 @@ class Change(BaseModel):
     field_stamps: dict[str, AwareDatetime] = Field(
         default_factory=dict, description="A field's own stamp where it differs from the change's"
     )
+    requeued: int = Field(
+        default=0,
+        ge=0,
+        description="How often the engine queued this change again after it waited (parked) for a link: a new "
+        "deduplication id each time, so SQS does not drop it as a repeat of the first delivery",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Change:
@@ -115,10 +121,15 @@ class Change(BaseModel):
         """Equal for redeliveries of one change. Exports include the version: a later edit is a new export,
         never swallowed by SQS's five-minute deduplication window."""
         version = f"@v{self.record_version}" if self.direction is ChangeDirection.TO_SALESFORCE else ""
+        again = f"#requeued{self.requeued}" if self.requeued else ""
         return _digest(
             f"{self.direction.value}|{self.entity.value}|{self.record_key}|{self.operation.value}|"
-            f"{self.change_id}{version}"
+            f"{self.change_id}{version}{again}"
         )
+
+    def queued_again(self) -> Change:
+        """This change, to be queued once more after it waited (see `requeued`)."""
+        return self.model_copy(update={"requeued": self.requeued + 1})
 
 
 def _digest(text: str) -> str:

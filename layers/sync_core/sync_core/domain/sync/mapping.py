@@ -142,6 +142,13 @@ class EntityMapping(_Strict):
     references: list[ReferenceMap] = Field(default_factory=list)
     children: list[ChildMapping] = Field(default_factory=list)
 
+    @property
+    def imported_fields(self) -> frozenset[str]:
+        """The Salesforce fields a change from Salesforce applies to the hub record (lower case)."""
+        fields = [target for item in self.field_mapping if item.direction.imports for target in item.targets]
+        fields += [reference.salesforce_field for reference in self.references if reference.direction.imports]
+        return frozenset(name.lower() for name in fields)
+
 
 # ---------------------------------------------------------------- validation
 

@@ -131,6 +131,10 @@ ExportOutcome = ExportValues | WaitsForParent | MappingFailure
 ImportOutcome = ImportChanges | WaitsForParent | MappingFailure
 
 
+# Salesforce's own id: an upsert on it updates the record it names (a linked record's export).
+SALESFORCE_ID_FIELD = "Id"
+
+
 class _Failed(Exception):
     def __init__(self, field: str, value: Any, message: str) -> None:
         super().__init__(message)
@@ -338,13 +342,17 @@ def to_salesforce(record: HubRecord, mapping: EntityMapping, links: Links) -> Ex
         )
     compared = {name: value for name, value in values.items() if name not in create_only}
     values[mapping.external_id_field] = record.id
+    if linked_id is not None:
+        # A linked record is addressed by its Salesforce id: one created in Salesforce has no hub id in its
+        # external id field yet (an upsert on that field would create a second one); this write stamps it.
+        values[SALESFORCE_ID_FIELD] = linked_id
     return ExportValues(
         entity=mapping.entity,
         record_id=record.id,
         row=UpsertRow(
             sobject=mapping.salesforce_object,
-            external_id_field=mapping.external_id_field,
-            external_id=record.id,
+            external_id_field=SALESFORCE_ID_FIELD if linked_id is not None else mapping.external_id_field,
+            external_id=linked_id if linked_id is not None else record.id,
             values=values,
         ),
         children=children,
