@@ -24,6 +24,7 @@ from sync_core.services.records import RecordsService
 from sync_core.services.sync_export import SyncExportService
 from sync_core.services.sync_import import Applied
 from tests.contract.conftest import ClientFactory, Controls
+from tests.support.change_events import change_from_event
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.emulator
@@ -250,30 +251,6 @@ class FixedClock:
 
     def now(self) -> datetime:
         return self.current
-
-
-def change_from_event(event: dict[str, Any], entity: EntityName) -> Change:
-    """A change event as the import gets it: compound fields flattened (BillingAddress.Street -> BillingStreet,
-    Name.LastName -> LastName), nulls as cleared fields, the commit timestamp as the stamp."""
-    payload = dict(event["detail"]["payload"])
-    header = payload.pop("ChangeEventHeader")
-    values: dict[str, Any] = {}
-    for name, value in payload.items():
-        if isinstance(value, dict):
-            prefix = name.removesuffix("Address") if name.endswith("Address") else ""
-            values.update({prefix + part: item for part, item in value.items()})
-        else:
-            values[name] = value
-    return Change(
-        direction=ChangeDirection.FROM_SALESFORCE,
-        entity=entity,
-        salesforce_id=header["recordIds"][0],
-        source=ChangeSource.CHANGE_EVENT,
-        change_id=f"{header['transactionKey']}:{header['sequenceNumber']}",
-        stamp=datetime.fromtimestamp(header["commitTimestamp"] / 1000, UTC),
-        values={name: value for name, value in values.items() if value is not None},
-        cleared_fields=[name for name, value in values.items() if value is None],
-    )
 
 
 def event_where(emulator: Any, record_id: str, change_type: str, field: str | None = None) -> dict[str, Any]:

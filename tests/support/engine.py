@@ -71,19 +71,25 @@ class Engine:
         batching window, as in AWS."""
         report = DrainReport()
         for _ in range(max_rounds):
-            report.rounds += 1
-            moved = self.run_stream(max_rounds=10_000)
-            for source in (self.exports, self.imports):
-                count, failed = source.poll_batch()
-                name = source.function.name
-                report.messages[name] = report.messages.get(name, 0) + count
-                report.failures[name] = report.failures.get(name, 0) + len(failed)
-                if failed:
-                    self._visible_now(source.queue_url, failed)
-                moved += count
-            if not moved:
+            if not self.step(report):
                 return report
         raise AssertionError(f"the engine did not settle in {max_rounds} rounds: {report}")
+
+    def step(self, report: DrainReport | None = None) -> int:
+        """One round of drain(): the stream until quiet, then one batch of each queue (failed messages come back
+        at once). How much moved (stream batches and messages); the counts go into `report`."""
+        report = report if report is not None else DrainReport()
+        report.rounds += 1
+        moved = self.run_stream(max_rounds=10_000)
+        for source in (self.exports, self.imports):
+            count, failed = source.poll_batch()
+            name = source.function.name
+            report.messages[name] = report.messages.get(name, 0) + count
+            report.failures[name] = report.failures.get(name, 0) + len(failed)
+            if failed:
+                self._visible_now(source.queue_url, failed)
+            moved += count
+        return moved
 
     def run_stream(self, *, max_rounds: int = 30) -> int:
         """Only the records stream, until it is quiet (exports queued, not sent); how many batches it ran."""
