@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import socket
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,13 +38,7 @@ log = logging.getLogger("local.stack")
 
 HOST = "127.0.0.1"  # loopback only, ever
 REGION = "us-east-1"
-OUTBOUND_PATH = "/salesforce/outbound"
-OUTBOUND_ACK = (
-    '<?xml version="1.0" encoding="UTF-8"?>'
-    '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>'
-    '<notificationsResponse xmlns="http://soap.sforce.com/2005/09/outbound"><Ack>true</Ack></notificationsResponse>'
-    "</soapenv:Body></soapenv:Envelope>"
-)
+OUTBOUND_PATH = "/salesforce/outbound"  # the webhook route, POST /salesforce/outbound/{token}
 
 
 def _env_port(name: str, default: int) -> int:
@@ -91,6 +84,10 @@ class LocalStackConfig:
     default_user: str = "local-admin"
     default_roles: str = "administrator"
     log_level: str = "INFO"
+    # The outbound-message webhook's path token (None: made at start-up) and the org ids it accepts
+    # (None: the emulator's own org; comma-separated).
+    webhook_token: str | None = None
+    salesforce_org_ids: str | None = None
 
     @classmethod
     def from_environment(cls) -> LocalStackConfig:
@@ -104,30 +101,13 @@ class LocalStackConfig:
             default_user=os.environ.get("HUB_LOCAL_USER", "local-admin"),
             default_roles=os.environ.get("HUB_LOCAL_ROLES", "administrator"),
             log_level=os.environ.get("HUB_LOG_LEVEL", "INFO"),
+            webhook_token=os.environ.get("HUB_WEBHOOK_TOKEN", "").strip() or None,
+            salesforce_org_ids=os.environ.get("HUB_SALESFORCE_ORG_ID", "").strip() or None,
         )
 
 
 # The demo data includes case settings, which only an administrator may write.
 SEED_CALLER = {"X-Hub-User": "demo-seed", "X-Hub-Roles": "administrator"}
-
-
-@dataclass
-class OutboundRecorder:
-    """Stands in for the webhook route until the template declares one: records each SOAP POST and acks it."""
-
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def __call__(self, request: Request, _: list[str]) -> Response:
-        with self._lock:
-            self.requests.append(
-                {
-                    "received_at": time.time(),
-                    "headers": dict(request.headers.items()),
-                    "body": request.get_data(as_text=True),
-                }
-            )
-        return Response(OUTBOUND_ACK, status=200, content_type="text/xml; charset=utf-8")
 
 
 class LocalStack:
@@ -142,7 +122,7 @@ class LocalStack:
         self.sources: list[EventSource] = []
         self.schedules: dict[str, ScheduleEventSource] = {}
         self.bus = EventBus()
-        self.outbound = OutboundRecorder()
+        self.webhook_token = config.webhook_token or secrets.token_urlsafe(32)
         self.published_events: list[dict[str, Any]] = []
         self.emulator: Any = None
         self.environment: dict[str, str] = {}
@@ -175,10 +155,17 @@ class LocalStack:
         self._start_moto()
         session = boto3.Session(region_name=REGION)
         physical = create_stateful_resources(session, self.config.stack_name, self.doc)
+        physical["WebhookTokenSecret"] = session.client("secretsmanager").create_secret(
+            Name=f"{self.config.stack_name}/webhook-token", SecretString=self.webhook_token
+        )["ARN"]
         overrides = self._start_emulator(session)
+        org_ids = self.config.salesforce_org_ids or overrides.get("AllowedSalesforceOrgIds")
+        if org_ids:
+            overrides["AllowedSalesforceOrgIds"] = org_ids
         self.context = StackContext(self.doc, session, self.config.stack_name, physical, overrides, REGION)
         self._export_function_environment()
         self._load_functions()
+        self._configure_outbound_fields(session)
         self._start_gateway()
         self._start_event_sources(session)
         if self.config.seed_demo_data:
@@ -229,7 +216,9 @@ class LocalStack:
                 port=self.config.emulator_port,
                 outbound_messages=[
                     OutboundMessageConfig(
-                        sobject=sobject, fields=fields, endpoint_url=f"http://{HOST}:{gateway_port}{OUTBOUND_PATH}"
+                        sobject=sobject,
+                        fields=fields,
+                        endpoint_url=f"http://{HOST}:{gateway_port}{OUTBOUND_PATH}/{self.webhook_token}",
                     )
                     for sobject, fields in OUTBOUND_FIELDS.items()
                 ],
@@ -279,6 +268,22 @@ class LocalStack:
         for logical_id, spec in self.specs.items():
             self.functions[logical_id] = LocalFunction(spec, self.context.attribute(logical_id, "Arn"))
 
+    def _configure_outbound_fields(self, session: Any) -> None:
+        """Each entity's sync configuration lists the fields its outbound message sends (OUTBOUND_FIELDS), as an
+        administrator would: the webhook then reads a listed field that is not sent as cleared."""
+        if not self.config.with_emulator:
+            return
+        from sync_core.adapters.dynamodb.config import DynamoSyncConfigStore
+        from sync_core.domain.entities import EntityName
+
+        assert self.context is not None
+        store = DynamoSyncConfigStore(
+            session.client("dynamodb"), sync_config_table=self.context.physical["SyncConfigTable"]
+        )
+        for sobject, fields in OUTBOUND_FIELDS.items():
+            config = store.get(EntityName(sobject))
+            store.put(config.model_copy(update={"outbound_fields": list(fields)}))
+
     def _start_gateway(self) -> None:
         _require_free_port(self.config.gateway_port, "HUB_GATEWAY_PORT")
         gateway = LocalGateway(
@@ -288,12 +293,10 @@ class LocalStack:
             default_roles=self.config.default_roles,
             controls={
                 "health": lambda request, rest: _json({"status": "ok", **self.endpoints()}),
-                "outbound": lambda request, rest: _json(self.outbound.requests),
                 "events": self._events_control,
                 "schedules": self._schedules_control,
                 "queues": self._queues_control,
             },
-            fallbacks={OUTBOUND_PATH: self.outbound},
         )
         self._gateway = ServerThread(
             gateway, HOST, self.config.gateway_port, request_handler=GatewayRequestHandler, name="gateway"
@@ -457,10 +460,19 @@ class LocalStack:
         if self.emulator is not None:
             self.emulator.seed("Account", DEMO_SALESFORCE_ACCOUNTS)
 
+    @property
+    def webhook_url(self) -> str:
+        """Where Salesforce's outbound messages go: the webhook's route with the secret token."""
+        return f"{self.api_url}{OUTBOUND_PATH}/{self.webhook_token}"
+
     def endpoints(self) -> dict[str, str]:
-        found = {"api": self.api_url, "aws": self.aws_endpoint}
+        found = {"api": self.api_url, "aws": self.aws_endpoint, "salesforce_webhook": self.webhook_url}
         if self.emulator is not None:
-            found |= {"salesforce": self.emulator.url, "salesforce_ca": self.emulator.ca_path}
+            found |= {
+                "salesforce": self.emulator.url,
+                "salesforce_ca": self.emulator.ca_path,
+                "salesforce_org_id": self.emulator.org_id,
+            }
         return found
 
     def describe(self) -> str:
@@ -478,7 +490,9 @@ class LocalStack:
             )
         lines.append("  Routes:")
         lines += [f"    {route.method:6} {route.path:34} -> {route.function}" for route in self.routes]
-        lines.append(f"    POST   {OUTBOUND_PATH:34} -> recorded (GET /__local/outbound) until a function serves it")
+        assert self.context is not None
+        org_ids = self.context.resolve({"Ref": "AllowedSalesforceOrgIds"}) or "(none: every message is refused)"
+        lines.append(f"  Outbound messages  {self.webhook_url}   (org ids {org_ids})")
         lines.append("  Event sources:")
         lines += [f"    {source.name}" for source in self.sources] or ["    (none declared)"]
         lines += [f"    rule {rule.name} -> {rule.function.name}" for rule in self.bus.rules]
@@ -492,11 +506,42 @@ def _json(payload: Any, status: int = 200) -> Response:
     return Response(json.dumps(payload, default=str), status=status, content_type="application/json")
 
 
-# Outbound message definitions the emulator sends to the hub's webhook (fields as an admin would pick them).
+# Outbound message definitions the emulator sends to the hub's webhook (fields as an admin would pick them);
+# each lists SystemModstamp, as the README tells administrators to: it orders a record's states.
 OUTBOUND_FIELDS: dict[str, list[str]] = {
-    "Account": ["Id", "Name", "AccountNumber", "Industry", "Phone", "Website", "Hub_Id__c", "LastModifiedDate"],
-    "Contact": ["Id", "AccountId", "FirstName", "LastName", "Email", "Phone", "Hub_Id__c", "LastModifiedDate"],
-    "Case": ["Id", "CaseNumber", "AccountId", "ContactId", "Subject", "Status", "Priority", "Hub_Id__c"],
+    "Account": [
+        "Id",
+        "Name",
+        "AccountNumber",
+        "Industry",
+        "Phone",
+        "Website",
+        "Hub_Id__c",
+        "LastModifiedDate",
+        "SystemModstamp",
+    ],
+    "Contact": [
+        "Id",
+        "AccountId",
+        "FirstName",
+        "LastName",
+        "Email",
+        "Phone",
+        "Hub_Id__c",
+        "LastModifiedDate",
+        "SystemModstamp",
+    ],
+    "Case": [
+        "Id",
+        "CaseNumber",
+        "AccountId",
+        "ContactId",
+        "Subject",
+        "Status",
+        "Priority",
+        "Hub_Id__c",
+        "SystemModstamp",
+    ],
 }
 
 # Demo data, sent through the API as a user would (ids follow from the order: ACC-000001, CON-000001, ...).

@@ -122,16 +122,27 @@ def test_every_dead_letter_queue_has_an_alarm_on_its_depth(queue: str) -> None:
     ]
 
 
-def test_only_the_export_worker_calls_salesforce_and_only_it_reads_the_connection_secret() -> None:
-    assert _salesforce_layer_users() == {"ExportWorkerFunction"}
-    readers = {
-        name
-        for name, spec in FUNCTIONS.items()
-        for policy in spec["Properties"].get("Policies", [])
+def _secret_grants(function: str) -> list[Any]:
+    return [
+        statement["Resource"]
+        for policy in FUNCTIONS[function]["Properties"].get("Policies", [])
         for statement in policy.get("Statement", [])
         if "secretsmanager:GetSecretValue" in json.dumps(statement["Action"])
-    }
+    ]
+
+
+def test_only_the_export_worker_calls_salesforce_and_only_it_reads_the_connection_secret() -> None:
+    assert _salesforce_layer_users() == {"ExportWorkerFunction"}
+    readers = {name for name in FUNCTIONS if "SalesforceSecretArn" in json.dumps(_secret_grants(name))}
     assert readers == {"ExportWorkerFunction"}
+
+
+def test_the_webhook_reads_only_its_token_secret() -> None:
+    readers = {name: _secret_grants(name) for name in FUNCTIONS if _secret_grants(name)}
+    assert readers.pop("SalesforceWebhookFunction") == [{"Ref": "WebhookTokenSecret"}]
+    assert all("WebhookTokenSecret" not in json.dumps(grants) for grants in readers.values())
+    variables = FUNCTIONS["SalesforceWebhookFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["WEBHOOK_TOKEN_SECRET_ARN"] == {"Ref": "WebhookTokenSecret"}
 
 
 def _sqs_grants(function: str) -> set[tuple[str, str]]:
@@ -152,6 +163,7 @@ def _sqs_grants(function: str) -> set[tuple[str, str]]:
         ("ExportWorkerFunction", {"ExportQueue"}),
         # Parked changes queued again when their record links; a conflict the hub won exported.
         ("SyncWorkerFunction", {"SyncQueue", "ExportQueue"}),
+        ("SalesforceWebhookFunction", {"SyncQueue"}),
     ],
 )
 def test_only_the_export_queues_producers_may_send_to_it_and_nothing_else(function: str, queues: set[str]) -> None:
@@ -166,9 +178,27 @@ def test_every_sqs_mapping_reports_batch_item_failures() -> None:
                 assert "ReportBatchItemFailures" in event["Properties"].get("FunctionResponseTypes", [])
 
 
-def test_every_api_route_is_authorised_by_iam_or_jwt() -> None:
+# Salesforce cannot sign an outbound message with SigV4 or a JWT: its route is the one without the API's
+# authoriser, guarded in the function by the secret path token and the allowed org ids instead.
+WEBHOOK_ROUTE = ("POST", "/salesforce/outbound/{token}", "SalesforceWebhookFunction")
+
+
+def test_every_api_route_is_authorised_by_iam_or_jwt_but_the_outbound_message_webhook() -> None:
     for route in api_routes():
+        if (route.method, route.path, route.function) == WEBHOOK_ROUTE:
+            continue
         assert route.authorization == {"Fn::If": ["UseJwtAuth", "JWT", "AWS_IAM"]}, route
+
+
+def test_the_outbound_message_webhook_is_the_one_route_without_the_apis_authoriser() -> None:
+    unauthorised = [
+        (route.method, route.path, route.function, route.authorization)
+        for route in api_routes()
+        if route.authorization != {"Fn::If": ["UseJwtAuth", "JWT", "AWS_IAM"]}
+    ]
+    assert unauthorised == [(*WEBHOOK_ROUTE, "NONE")]
+    # The token is a path segment of its own: no greedy variable could swallow it or let a prefix through.
+    assert WEBHOOK_ROUTE[1].endswith("/{token}")
 
 
 def test_policies_use_sam_templates_or_named_actions_never_wildcards() -> None:
@@ -232,6 +262,8 @@ EXPECTED_DYNAMODB_GRANTS: dict[str, set[DynamoGrant]] = {
         _grant("ErrorLogTable", None, {"UpdateItem", "GetItem", "PutItem"}),
     },
     "RecordStreamFunction": {_grant("SyncConfigTable", None, {"GetItem"}, {"ENTITY"})},
+    # Real time from Salesforce (tests/integration/test_least_privilege_realtime.py): the entity's configuration.
+    "SalesforceWebhookFunction": {_grant("SyncConfigTable", None, {"GetItem"}, {"ENTITY"})},
 }
 # Batches of named keys: only the engine's workers need them.
 BATCH_USERS = {"SyncWorkerFunction", "ExportWorkerFunction"}
@@ -332,6 +364,8 @@ def test_every_openapi_path_is_served_by_a_template_route_to_the_function_that_d
 def test_every_template_route_has_documented_operations() -> None:
     documented = [re.sub(r"\{[^}]+\}", "x", path) for path in json.loads(OPENAPI_PATH.read_text())["paths"]]
     for route in api_routes():
+        if (route.method, route.path, route.function) == WEBHOOK_ROUTE:
+            continue  # SOAP, specified by Salesforce's Outbound Messaging WSDL, not by the hub's OpenAPI document
         assert any(_route_pattern(route.path).match(path) for path in documented), route
 
 

@@ -19,7 +19,9 @@ def generate() -> dict[str, Any]:
     """Merge the OpenAPI schemas of every function the template routes API calls to."""
     document: dict[str, Any] = {}
     for module_name in sorted({function_module(route.function) for route in api_routes()}):
-        app = importlib.import_module(module_name).app
+        app = getattr(importlib.import_module(module_name), "app", None)
+        if app is None:  # not a resolver: the outbound-message webhook speaks Salesforce's SOAP (its WSDL)
+            continue
         schema = json.loads(app.get_openapi_json_schema(title=TITLE, version=VERSION))
         if not document:
             document = schema
@@ -33,7 +35,9 @@ def generate() -> dict[str, Any]:
         "authorised by IAM (SigV4) or a JWT authoriser (template parameter ApiAuthMode); on the local stack "
         "the X-Hub-User and X-Hub-Roles headers name the caller and its roles. Roles (agent, integration, "
         "administrator) come from the JWT's groups or scopes, or for IAM callers from HUB_IAM_ROLE_MAP; a route "
-        "that needs one documents its 403."
+        "that needs one documents its 403. Salesforce's outbound messages (SOAP, POST "
+        "/salesforce/outbound/{token}) are not part of this document: they follow Salesforce's Outbound "
+        "Messaging WSDL (README)."
     )
     return document
 

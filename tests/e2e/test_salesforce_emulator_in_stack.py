@@ -21,7 +21,7 @@ def salesforce_session(stack: RunningLocalStack) -> tuple[requests.Session, str]
     """Log in the way the hub's functions do: the secret from (moto's) Secrets Manager, OAuth client credentials."""
     health = requests.get(f"{stack.api_url}/__local/health", timeout=10).json()
     secrets = boto3.client("secretsmanager", endpoint_url=stack.aws_endpoint, region_name="us-east-1")
-    arn = secrets.list_secrets()["SecretList"][0]["ARN"]
+    [arn] = [item["ARN"] for item in secrets.list_secrets()["SecretList"] if item["Name"].endswith("/salesforce")]
     secret = json.loads(secrets.get_secret_value(SecretId=arn)["SecretString"])
     session = requests.Session()
     session.trust_env = False  # REQUESTS_CA_BUNDLE, when set, would override the emulator's CA
@@ -53,7 +53,7 @@ def test_a_change_in_salesforce_reaches_the_webhook_and_the_event_bus(local_stac
 
     def delivered() -> list[Any]:
         found = []
-        for message in requests.get(f"{local_stack.api_url}/__local/outbound", timeout=10).json():
+        for message in session.get(f"{instance_url}/__emulator/outbound", timeout=10).json()["deliveries"]:
             # Other tests' records reach the emulator too (the hub exports them); read only this one's.
             if account_id not in message["body"]:
                 continue
@@ -70,7 +70,7 @@ def test_a_change_in_salesforce_reaches_the_webhook_and_the_event_bus(local_stac
     assert root.find(f".//{OUTBOUND_NS}OrganizationId") is not None
 
     def acknowledged() -> bool:
-        """Salesforce retries anything but a SOAP notificationsResponse with Ack true: the stack's answer is one."""
+        """Salesforce retries anything but a SOAP notificationsResponse with Ack true: the webhook's answer is one."""
         deliveries = session.get(f"{instance_url}/__emulator/outbound", timeout=10).json()["deliveries"]
         return any(account_id in d["record_ids"] and d["ack"] for d in deliveries)
 

@@ -36,6 +36,8 @@ class Settings(BaseModel):
     # Salesforce connection (used only by functions that call Salesforce).
     salesforce_secret_arn: str | None = Field(default=None, alias="SALESFORCE_SECRET_ARN")
     allowed_org_ids: tuple[str, ...] = Field(default=(), alias="ALLOWED_ORG_IDS")
+    # The outbound-message webhook's path token (Secrets Manager; template.yaml's WebhookTokenSecret).
+    webhook_token_secret_arn: str | None = Field(default=None, alias="WEBHOOK_TOKEN_SECRET_ARN")
     hub_client_id: str = Field(default="SyncHub", alias="HUB_CLIENT_ID")
     salesforce_ca_bundle: str | None = Field(default=None, alias="SALESFORCE_CA_BUNDLE")
     api_budget_share: float = Field(default=0.5, gt=0, le=1, alias="SALESFORCE_API_BUDGET_SHARE")
@@ -65,6 +67,7 @@ class Settings(BaseModel):
         "sync_queue_url",
         "export_queue_url",
         "salesforce_secret_arn",
+        "webhook_token_secret_arn",
         "salesforce_ca_bundle",
         "aws_endpoint_url",
         mode="before",

@@ -4,11 +4,12 @@ Checked when saved by sync_core.domain.sync.config (every mistake with its path)
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from sync_core.domain.entities import EntityName
 from sync_core.domain.sync.mapping import EntityMapping
@@ -28,6 +29,7 @@ __all__ = [
 
 # Entities only the hub creates (a case's release makes them): exported only, and stopped until the
 # custom objects they map to exist in the org. Every other entity syncs from a fresh install.
+_FIELD_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,79}$")
 EXPORT_ONLY_ENTITIES = frozenset({EntityName.INVOICE, EntityName.CONTRACT_USAGE})
 
 
@@ -87,8 +89,30 @@ class EntitySyncConfig(BaseModel):
         default=DeletePolicy.UNLINK, description="What a delete in Salesforce does to the hub record"
     )
     mapping: EntityMapping | None = Field(default=None, description="None: the entity's default mapping")
+    outbound_fields: list[str] | None = Field(
+        default=None,
+        max_length=500,
+        description="The fields the entity's Salesforce outbound message sends (its field list in Setup). "
+        "Salesforce leaves a null field out of the message, so a listed field that is not sent is cleared in the "
+        "hub; unset, only fields sent as xsi:nil are. List SystemModstamp (or LastModifiedDate) so a late "
+        "redelivery never rolls a field back.",
+    )
     watermark: datetime | None = Field(default=None, description="SystemModstamp of the last pulled change")
     updated_at: datetime | None = None
+
+    @field_validator("outbound_fields")
+    @classmethod
+    def _field_names(cls, value: list[str] | None) -> list[str] | None:
+        if value is None:
+            return None
+        seen: set[str] = set()
+        for name in value:
+            if not _FIELD_NAME.match(name):
+                raise ValueError(f"{name!r} is not a Salesforce field name")
+            if name.lower() in seen:
+                raise ValueError(f"{name} is listed twice")
+            seen.add(name.lower())
+        return value
 
     @model_validator(mode="before")
     @classmethod

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from sync_core.domain.entities import EntityName
 from sync_core.domain.sync.config import effective_mapping
+from sync_core.domain.sync.defaults import salesforce_object_of
 from sync_core.domain.sync.mapping import EntityMapping
 from sync_core.domain.sync_config import EntitySyncConfig
 from sync_core.ports.stores import Clock, SyncConfigStore
@@ -32,6 +33,16 @@ class SyncConfigCache:
 
     def exports(self, entity: EntityName) -> bool:
         return self.get(entity).exports
+
+    def entity_of(self, salesforce_object: str) -> EntityName | None:
+        """The hub entity whose mapping in force syncs this Salesforce object (the webhook and the change-event
+        consumer name records by object); entities whose default mapping names it are tried first."""
+        wanted = salesforce_object.lower()
+        likely = [entity for entity in EntityName if salesforce_object_of(entity).lower() == wanted]
+        for entity in [*likely, *(entity for entity in EntityName if entity not in likely)]:
+            if self.mapping(entity).salesforce_object.lower() == wanted:
+                return entity
+        return None
 
     def _entry(self, entity: EntityName) -> tuple[EntitySyncConfig, EntityMapping]:
         now = self._clock.now()

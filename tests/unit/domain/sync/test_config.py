@@ -98,3 +98,18 @@ def test_a_valid_configuration_is_returned() -> None:
         {"entity": "Lead", "conflict_policy": "manual", "delete_policy": "delete in hub", "mode": "real time"}
     )
     assert isinstance(config, EntitySyncConfig) and config.conflict_policy.value == "manual"
+
+
+def test_the_outbound_message_field_list_names_salesforce_fields_once_and_a_stamp() -> None:
+    config = validate_sync_config({"entity": "Account", "outbound_fields": ["Id", "Name", "Phone", "SystemModstamp"]})
+    assert config.outbound_fields == ["Id", "Name", "Phone", "SystemModstamp"]
+    assert validate_sync_config({"entity": "Account"}).outbound_fields is None
+    assert errors({"entity": "Account", "outbound_fields": ["Name", "name"]}) == {
+        "outbound_fields": "Value error, name is listed twice"
+    }
+    assert errors({"entity": "Account", "outbound_fields": ["Name", "Bad Field"]})["outbound_fields"].endswith(
+        "'Bad Field' is not a Salesforce field name"
+    )
+    problems = errors({"entity": "Account", "outbound_fields": ["Id", "Name"]})
+    assert list(problems) == ["outbound_fields"]
+    assert "list SystemModstamp (or LastModifiedDate)" in problems["outbound_fields"]

@@ -73,6 +73,16 @@ def check_sync_config(config: EntitySyncConfig) -> list[MappingProblem]:
         )
     if not (config.import_enabled or config.export_enabled):
         problems.append(MappingProblem("export_enabled", "import and export are both off: stop the entity instead"))
+    if config.outbound_fields is not None and not {"systemmodstamp", "lastmodifieddate"} & {
+        name.lower() for name in config.outbound_fields
+    }:
+        problems.append(
+            MappingProblem(
+                "outbound_fields",
+                "list SystemModstamp (or LastModifiedDate): without a stamp a late redelivery of an outbound "
+                "message could roll the record back",
+            )
+        )
     mapping = effective_mapping(config)
     if config.mapping is not None:
         if config.mapping.entity is not config.entity:
