@@ -145,8 +145,18 @@ class CdcRelay:
         self.delivered: list[dict[str, Any]] = []
         self.errors: list[dict[str, Any]] = []
         self.commit_number = 1_000_000_000_000
+        self.commit_ms = 0
         self.replay_id = 0
         self.thread: threading.Thread | None = None
+
+    def next_commit(self) -> tuple[int, int]:
+        """The next commit's number and commitTimestamp. Salesforce stamps a commit in milliseconds (unlike
+        SystemModstamp's whole seconds); commits here are serialised, so each gets a later millisecond than the
+        last and two commits of one record are never tied."""
+        with self.lock:
+            self.commit_number += 1
+            self.commit_ms = max(values.epoch_millis(self.org.clock.now_precise()), self.commit_ms + 1)
+            return self.commit_number, self.commit_ms
 
     def source(self) -> str:
         return f"aws.partner/salesforce.com/{self.org.config.org_id}/{self.org.config.event_relay_channel_id}"
@@ -171,10 +181,7 @@ class CdcRelay:
         wanted = [c for c in changes if self.objects is None or c.sobject.lower() in self.objects]
         if not wanted:
             return
-        with self.lock:
-            self.commit_number += 1
-            commit_number = self.commit_number
-        commit_ms = values.epoch_millis(self.org.clock.now())
+        commit_number, commit_ms = self.next_commit()
         events: list[dict[str, Any]] = []
         for change in wanted:
             obj = self.org.schemas[change.sobject.lower()]
@@ -207,9 +214,7 @@ class CdcRelay:
 
     def emit_gap(self, sobject: str, change_type: str, record_ids: list[str], user_id: str) -> dict[str, Any]:
         obj = self.org.schemas[sobject.lower()]
-        with self.lock:
-            self.commit_number += 1
-            commit_number = self.commit_number
+        commit_number, commit_ms = self.next_commit()
         header = {
             "entityName": obj.name,
             "recordIds": [] if change_type == "GAP_OVERFLOW" else list(record_ids),
@@ -217,7 +222,7 @@ class CdcRelay:
             "changeOrigin": "",
             "transactionKey": str(uuid.uuid4()),
             "sequenceNumber": 1,
-            "commitTimestamp": values.epoch_millis(self.org.clock.now()),
+            "commitTimestamp": commit_ms,
             "commitNumber": commit_number,
             "commitUser": user_id,
             "nulledFields": [],

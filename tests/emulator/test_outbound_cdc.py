@@ -208,6 +208,11 @@ def test_cdc_create_update_delete_undelete(om, relay_events):
     assert header["changeOrigin"] == "com/salesforce/api/rest/60.0;client=hub-sync"
     assert header["commitUser"] == "005000000000001AAA"
     assert isinstance(header["commitTimestamp"], int) and isinstance(header["commitNumber"], int)
+    # Commits are stamped in milliseconds and each later than the last, even within one second: the order of
+    # one record's changes survives a reordered delivery (SystemModstamp's whole seconds would tie them).
+    stamps = [event["detail"]["payload"]["ChangeEventHeader"]["commitTimestamp"] for event in events]
+    numbers = [event["detail"]["payload"]["ChangeEventHeader"]["commitNumber"] for event in events]
+    assert stamps == sorted(set(stamps)) and numbers == sorted(set(numbers)), (stamps, numbers)
     assert header["sequenceNumber"] == 1 and header["changedFields"] == []
     payload = create["detail"]["payload"]
     assert payload["Name"] == {"FirstName": "Ada", "LastName": "Lovelace"}  # empty Salutation left out
