@@ -284,6 +284,31 @@ def test_a_record_changed_on_both_sides_is_resolved_by_the_policy(
         assert entry is None
 
 
+@pytest.mark.parametrize("policy", list(ConflictPolicy))
+def test_a_change_from_both_sides_to_the_same_value_is_no_conflict_and_no_new_version(
+    service: SyncImportService, policy: ConflictPolicy
+) -> None:
+    """Typically the hub's own export seen in Salesforce before its result was recorded: the hub's write and
+    Salesforce's agree, so no policy has anything to decide and the record gets no version the user did not
+    make (a user's If-Match on the version they just wrote keeps working)."""
+    configure(conflict_policy=policy)
+    created = service.apply(change(Name="Original"))
+    record_id = str(created.record_id)
+    hub_edit(record_id, name="Agreed name")
+    before = stored(record_id)
+    result = service.apply(change(at=datetime.now(UTC) + timedelta(minutes=1), Name="Agreed name"))
+    assert result.outcome is Applied.UNCHANGED
+    after = stored(record_id)
+    assert after.record.version == before.record.version and after.record.fields["name"] == "Agreed name"
+    assert after.state.status is SyncStatus.MODIFIED_LOCALLY  # its export, already queued, records the sync
+    entry = DynamoErrorLog(dynamodb_client(), error_log_table=os.environ["ERROR_LOG_TABLE"]).get(
+        error_id(EntityName.ACCOUNT, record_id, ErrorDirection.FROM_SALESFORCE, SyncOperation.UPDATE)
+    )
+    assert entry is None
+    # An older Salesforce value delivered after it is stale: the stamps were kept.
+    assert service.apply(change(at=T0 + timedelta(seconds=30), Name="Older")).outcome is Applied.STALE
+
+
 def test_a_value_the_hub_refuses_is_a_permanent_failure_in_the_error_log(service: SyncImportService) -> None:
     created = service.apply(change(Name="Valid"))
     result = service.apply(change(at=T0 + timedelta(minutes=1), Name=None))  # the hub requires a name

@@ -367,6 +367,12 @@ class _Attempt:
 
     def conflict(self) -> ImportResult:
         assert self.record is not None
+        if self.agrees_with_hub():
+            # Both sides hold the same values (typically the hub's own export, seen before its result was
+            # recorded): nothing to resolve and nothing to write but the stamps. The record keeps its status;
+            # its export, already queued, records the sync.
+            self.service._writer.write(RecordWrite(self.key, None, state_changes=self.stamps()), previous=self.state)
+            return self.result(Applied.UNCHANGED)
         hub_values = {
             field_map.hub_field: get_path(self.record.fields, field_map.hub_field)
             for field_map in self.mapping.field_mapping
@@ -405,6 +411,19 @@ class _Attempt:
             now=self.service._clock.now(),
         )
         return self.result(Applied.CONFLICT_HELD, outcome.message)
+
+    def agrees_with_hub(self) -> bool:
+        """Whether this change, applied to the hub's record, leaves it as it is."""
+        assert self.record is not None
+        translated = from_salesforce(
+            self.merge.values, self.mapping, self.links, current=self.record.fields, record_id=self.record_id
+        )
+        if not isinstance(translated, ImportChanges):
+            return False
+        try:
+            return _validated(self.entity, translated.applied_to(self.record.fields)) == self.record.fields
+        except _Invalid:
+            return False
 
     def state_hashes(self) -> dict[str, str]:
         """The echo hashes after this change: what the hub last synced, with the fields this change set."""
