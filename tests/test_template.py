@@ -247,10 +247,12 @@ EXPECTED_DYNAMODB_GRANTS: dict[str, set[DynamoGrant]] = {
     # The sync engine (tests/integration/test_least_privilege_engine.py): the workers read records, states
     # and links in batches of named keys and write them in the one write path's transactions.
     "SyncWorkerFunction": {
-        _grant("RecordsTable", None, {"BatchGetItem", "PutItem", "DeleteItem"}),  # delete: a delete policy
+        # delete: a delete policy; Query: the billable activities of a case released from Salesforce
+        _grant("RecordsTable", None, {"BatchGetItem", "PutItem", "DeleteItem", "Query"}),
         # link claimed, released; changes parked for a link (BatchWriteItem) and taken back (Query)
         _grant("SyncStateTable", None, {"BatchGetItem", "PutItem", "DeleteItem", "Query", "BatchWriteItem"}),
-        _grant("SyncConfigTable", None, {"GetItem"}, {"ENTITY", "SEQUENCE"}),
+        # a case's status change from Salesforce runs its workflow action: the case's class, workgroup, contract
+        _grant("SyncConfigTable", None, {"GetItem"}, {"ENTITY", "SEQUENCE", "CASE_CLASS", "WORKGROUP", "CONTRACT"}),
         _grant("SyncConfigTable", None, {"UpdateItem"}, {"SEQUENCE"}),
         _grant("ErrorLogTable", None, {"UpdateItem", "GetItem", "PutItem"}),
     },

@@ -53,6 +53,7 @@ OUTCOME_METRICS: dict[Applied, tuple[str, ...]] = {
     Applied.CONFLICT_SALESFORCE_WON: (_CONFLICTED, _APPLIED),
     Applied.CONFLICT_HUB_KEPT: (_CONFLICTED,),
     Applied.CONFLICT_HELD: (_CONFLICTED,),
+    Applied.WORKFLOW_CONFLICT: (_CONFLICTED,),
     Applied.FAILED: (_FAILED,),
 }
 

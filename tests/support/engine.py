@@ -59,6 +59,14 @@ class Engine:
         handler: Handler = self.functions["RecordsApiFunction"].handler()  # type: ignore[assignment]
         return call(handler, http_event(method, path, route_key=route, body=body, user=user, **kwargs))
 
+    def cases(self, method: str, path: str, *, body: Any = None, user: str = "alice", **kwargs: Any) -> ApiAnswer:
+        """A cases API request (settings as an administrator), as API Gateway hands it to the function."""
+        route = "ANY /cases" if path == "/cases" else "ANY /cases/{proxy+}"
+        if path.startswith("/cases/settings"):
+            kwargs.setdefault("roles", ("administrator",))
+        handler: Handler = self.functions["CasesApiFunction"].handler()  # type: ignore[assignment]
+        return call(handler, http_event(method, path, route_key=route, body=body, user=user, **kwargs))
+
     def put_inbound(self, *changes: Change) -> None:
         """Inbound changes on the FIFO sync queue, through the queue adapter the producers use."""
         refused = SqsChangeQueue(self.sqs, queue_url=self.environment["SYNC_QUEUE_URL"], fifo=True).send(changes)
@@ -181,7 +189,7 @@ def running_engine(**emulator_options: Any) -> Iterator[Engine]:
             functions: dict[str, LocalFunction] = {
                 name: _CountingFunction(spec, context.attribute(name, "Arn"))
                 for name, spec in specs.items()
-                if name in (*WORKERS, "RecordsApiFunction")
+                if name in (*WORKERS, "RecordsApiFunction", "CasesApiFunction")
             }
             _reset_handler_caches(functions)
             sqs = session.client("sqs")

@@ -23,11 +23,6 @@ from sync_core.domain.cases.editing import (
 )
 from sync_core.domain.cases.models import Case, CaseCreate, CaseUpdate
 from sync_core.domain.cases.related_cases import add_related_case
-from sync_core.domain.cases.salesforce_status_map import (
-    SalesforceCaseStatusMap,
-    plan_salesforce_status_change,
-    salesforce_status_fields,
-)
 from sync_core.domain.cases.settings import AssignmentRule, AttributeDefinition, CaseClass, Contract, Workgroup
 from sync_core.domain.cases.transitions import (
     TransitionRequest,
@@ -711,92 +706,3 @@ def test_related_cases_are_typed_links_never_to_itself() -> None:
     assert [(link.case_id, link.relation.value) for link in case.related_cases] == [("CS000002", "Duplicate Of")]
     with pytest.raises(ValidationFailedError):
         add_related_case(case, "CS000001", RelationType.RELATED, case_id="CS000001")
-
-
-# ---------------------------------------------------------------- Salesforce Case status, for the sync
-
-SF = SalesforceCaseStatusMap()
-
-
-@pytest.mark.parametrize(
-    ("status", "reason", "salesforce_status"),
-    [
-        ("New", "Unassigned", "New"),
-        ("Open", "In Process", "Working"),
-        ("Open", "In Escalation", "Escalated"),
-        ("Pending Customer", "Pending Closure", "Working"),
-        ("Closed", "Resolved", "Closed"),
-        ("Released", "Duplicate", "Closed"),
-    ],
-)
-def test_outbound_status_never_writes_is_closed_or_closed_date(
-    status: str, reason: str, salesforce_status: str
-) -> None:
-    fields = salesforce_status_fields(make_case(status, reason), SF)
-    assert fields == {"Status": salesforce_status, "Hub_Status__c": status, "Hub_Status_Reason__c": reason}
-    assert not {"IsClosed", "ClosedDate"} & set(fields)
-
-
-@pytest.mark.parametrize(
-    ("status", "reason", "incoming", "is_closed", "expected"),
-    [
-        ("New", "Unassigned", "New", False, None),  # echo of our own value
-        ("Pending Customer", "More Info Requested", "Working", False, None),  # maps back to where we are
-        ("New", "Unassigned", "Working", False, ("open", "In Process")),
-        ("Closed", "Resolved", "Escalated", False, ("open", "In Escalation")),
-        ("Open", "In Process", "Closed", True, ("close", "Resolved")),
-        ("Open", "In Escalation", "Working", False, "In Process"),  # a reason change, same status
-        ("Released", "Resolved", "Closed", True, None),
-    ],
-)
-def test_an_incoming_salesforce_status_is_checked_against_the_workflow(
-    status: str, reason: str, incoming: str, is_closed: bool, expected: Any
-) -> None:
-    change = plan_salesforce_status_change(
-        make_case(status, reason), salesforce_status=incoming, is_closed=is_closed, mapping=SF
-    )
-    if expected is None:
-        assert change.changes_nothing
-    elif isinstance(expected, tuple):
-        assert change.request is not None
-        assert (change.request.action.value, change.request.reason and change.request.reason.value) == expected
-    else:
-        assert change.reason is not None and change.reason.value == expected
-
-
-@pytest.mark.parametrize(("status", "incoming"), [("Released", "Working"), ("Open", "New"), ("Closed", "New")])
-def test_an_incoming_status_no_action_reaches_is_refused(status: str, incoming: str) -> None:
-    with pytest.raises(InvalidTransitionError) as refused:
-        plan_salesforce_status_change(make_case(status), salesforce_status=incoming, is_closed=False, mapping=SF)
-    assert refused.value.allowed_actions == allowed_from(status)
-
-
-def test_an_unmapped_open_salesforce_status_is_refused() -> None:
-    with pytest.raises(ValidationFailedError):
-        plan_salesforce_status_change(make_case("Open"), salesforce_status="On Hold", is_closed=False, mapping=SF)
-
-
-@pytest.mark.parametrize(
-    "config",
-    [
-        {"outbound": {"New": "New", "Open": "Working"}},  # no Status for Pending Customer, Closed, Released
-        {"outbound_by_reason": {"Duplicate": "Duplicate"}},  # a closed case's Status is the outbound one
-        {"inbound": {"On Hold": ["Pending Customer", "In Process"]}},  # not a Pending Customer reason
-        {"inbound": {"Billed": ["Released", "Resolved"]}},  # Salesforce cannot release (invoice, contract usage)
-        {"closed_reason": "Updated"},
-    ],
-)
-def test_a_status_map_the_workflow_cannot_follow_is_refused_when_configured(config: dict[str, Any]) -> None:
-    with pytest.raises(ValueError, match=r"outbound|inbound|closed_reason"):
-        SalesforceCaseStatusMap.model_validate(config)
-
-
-def test_a_custom_status_map_that_fits_the_workflow_is_accepted() -> None:
-    mapping = SalesforceCaseStatusMap.model_validate(
-        {"inbound": {"On Hold": ["Pending Customer", "More Info Requested"]}, "closed_reason": "Canceled"}
-    )
-    change = plan_salesforce_status_change(
-        make_case("Open", "In Process"), salesforce_status="On Hold", is_closed=False, mapping=mapping
-    )
-    expected = TransitionRequest(action=CaseAction.PENDING_CUSTOMER, reason=CaseReason.MORE_INFO_REQUESTED)
-    assert change.request == expected

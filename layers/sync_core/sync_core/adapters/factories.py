@@ -14,6 +14,10 @@ from sync_core.adapters.dynamodb.sync import DynamoLinkStore, DynamoParkedWork, 
 from sync_core.adapters.outbox_factory import build_export_queue, build_import_queue
 from sync_core.config import Settings
 from sync_core.services.cases import CaseServices, case_services
+from sync_core.services.cases.records import CaseRecords
+from sync_core.services.cases.references import CaseReferenceLoader
+from sync_core.services.cases.salesforce import CaseSalesforceHook
+from sync_core.services.cases.workflow import CaseWorkflowService
 from sync_core.services.records import RecordsService
 from sync_core.services.sync_config import SyncConfigCache
 from sync_core.services.sync_import import SyncImportService
@@ -107,10 +111,35 @@ def sync_parts(settings: Settings) -> tuple[SyncWriter, SyncConfigCache, DynamoE
     return writer, configs, error_log, sequences
 
 
+def build_case_hook(settings: Settings, writer: SyncWriter, sequences: DynamoSequenceStore) -> CaseSalesforceHook:
+    """The import's Case hook: the case workflow (class, workgroup, contract, billable activities, numbering) on
+    the same stores as the cases API; it reads them, the import writes."""
+    client = dynamodb_client()
+    records = DynamoRecordStore(
+        client,
+        records_table=settings.require("RECORDS_TABLE"),
+        sync_state_table=settings.require("SYNC_STATE_TABLE"),
+        sequences=sequences,
+    )
+    case_settings = DynamoCaseSettingsStore(client, sync_config_table=settings.require("SYNC_CONFIG_TABLE"))
+    activities = DynamoCaseActivityStore(
+        client, records_table=settings.require("RECORDS_TABLE"), sync_state_table=settings.require("SYNC_STATE_TABLE")
+    )
+    shared = CaseRecords(records=records, writer=writer, activities=activities, clock=SystemClock())
+    references = CaseReferenceLoader(
+        records=records,
+        finder=DynamoRecordFinder(client, records_table=settings.require("RECORDS_TABLE")),
+        settings=case_settings,
+    )
+    workflow = CaseWorkflowService(cases=shared, references=references, settings=case_settings, sequences=sequences)
+    return CaseSalesforceHook(workflow)
+
+
 def build_import_service(settings: Settings) -> SyncImportService:
     """Applies Salesforce changes to the hub (never imports the Salesforce adapter)."""
     writer, configs, error_log, sequences = sync_parts(settings)
     return SyncImportService(
+        case_hook=build_case_hook(settings, writer, sequences),
         store=writer.store,
         writer=writer,
         links=DynamoLinkStore(dynamodb_client(), sync_state_table=settings.require("SYNC_STATE_TABLE")),

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from sync_core.domain.cases.salesforce_case import CaseSalesforceSettings
 from sync_core.domain.entities import EntityName
 from sync_core.domain.sync.mapping import EntityMapping
 from sync_core.domain.sync.policy import ConflictPolicy, DeletePolicy, SyncDirection, SyncMode
@@ -97,6 +98,11 @@ class EntitySyncConfig(BaseModel):
         "hub; unset, only fields sent as xsi:nil are. List SystemModstamp (or LastModifiedDate) so a late "
         "redelivery never rolls a field back.",
     )
+    case: CaseSalesforceSettings | None = Field(
+        default=None,
+        description="Case only: the status map (hub status and reason <-> Case Status) and the owner map; "
+        "None: the defaults, which fit a new org (docs/cases.md)",
+    )
     watermark: datetime | None = Field(default=None, description="SystemModstamp of the last pulled change")
     updated_at: datetime | None = None
 
@@ -133,6 +139,11 @@ class EntitySyncConfig(BaseModel):
     def exports(self) -> bool:
         """Whether hub writes of the entity queue an export."""
         return self.status is ProcessStatus.ACTIVE and self.export_enabled and self.direction.exports
+
+    @property
+    def case_settings(self) -> CaseSalesforceSettings:
+        """The Case settings in force: the configured ones, or the defaults."""
+        return self.case or CaseSalesforceSettings()
 
     @property
     def imports(self) -> bool:

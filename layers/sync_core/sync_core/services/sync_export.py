@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sync_core.domain.cases.salesforce_case import WORKFLOW_CONFLICT
 from sync_core.domain.entities import EntityName
 from sync_core.domain.error_log import ErrorDirection, ErrorStatus, error_id, resolved
 from sync_core.domain.records import HubRecord
@@ -32,12 +33,14 @@ from sync_core.domain.sync.mapping import EntityMapping, ReferenceMap
 from sync_core.domain.sync.transitions import Actor, Happened, SyncEvent
 from sync_core.domain.sync.translate import (
     SALESFORCE_ID_FIELD,
+    ExportOutcome,
     ExportValues,
     MappingFailure,
     UpsertRow,
     WaitsForParent,
     to_salesforce,
 )
+from sync_core.domain.sync.workflow_hooks import workflow_export_values
 from sync_core.domain.sync_state import SyncOperation, SyncState, SyncStatus
 from sync_core.ports.salesforce import SalesforceApi
 from sync_core.ports.stores import Clock, ErrorLog
@@ -182,7 +185,7 @@ class SyncExportService:
             later: list[_Item] = []
             looked_up_now = False
             for item in pending:
-                outcome = to_salesforce(item.record, item.mapping, links)
+                outcome = self._to_salesforce(item, links)
                 if isinstance(outcome, MappingFailure):
                     self._fail_permanently(item, outcome.code, outcome.message, payload=None, report=report)
                 elif isinstance(outcome, WaitsForParent):
@@ -272,6 +275,19 @@ class SyncExportService:
             if item.state is not None and item.state.external_ref:
                 links.link(item.key.entity.value, item.key.record_id, item.state.external_ref)
         return links
+
+    def _to_salesforce(self, item: _Item, links: LinkLookup) -> ExportOutcome:
+        """The record's row: its mapping, and what its entity's workflow adds (a case's Status)."""
+        try:
+            extra = workflow_export_values(item.key.entity, item.record.fields, self._configs.get(item.key.entity))
+        except ValueError as exc:
+            return MappingFailure(
+                entity=item.key.entity,
+                record_id=item.key.record_id,
+                field="(record)",
+                message=f"{item.key.entity.value} {item.key.record_id}: its workflow cannot read it: {exc}",
+            )
+        return to_salesforce(item.record, item.mapping, links, workflow_values=extra)
 
     # ------------------------------------------------------------------ sending
 
@@ -430,7 +446,7 @@ class SyncExportService:
 
     def _park_unsent(self, item: _Item, report: ExportReport) -> None:
         """A record whose parent in this batch did not link: it waits in the park like any other child."""
-        outcome = to_salesforce(item.record, item.mapping, self._read_links([item]))
+        outcome = self._to_salesforce(item, self._read_links([item]))
         if isinstance(outcome, WaitsForParent):
             self._park_for_parent(item, outcome, report)
         else:
@@ -493,13 +509,16 @@ class SyncExportService:
         )
 
     def _resolve_errors(self, state: SyncState | None) -> None:
-        """A success resolves the record's open export errors (their ids are kept in its state)."""
+        """A success resolves the record's open export errors (their ids are kept in its state), and a workflow
+        conflict of an import: Salesforce holds the hub's state again (the hub's side was pushed back)."""
         if state is None:
             return
         now = self._clock.now()
         for entry_id in state.open_errors:
             entry = self._errors.get(entry_id)
-            if entry is not None and entry.direction is ErrorDirection.TO_SALESFORCE and entry.status in UNRESOLVED:
+            if entry is None or entry.status not in UNRESOLVED:
+                continue
+            if entry.direction is ErrorDirection.TO_SALESFORCE or entry.code == WORKFLOW_CONFLICT:
                 self._errors.save(resolved(entry, now=now))
 
     def _logged(self, item: _Item) -> tuple[SyncOperation, dict[str, Any]]:

@@ -23,6 +23,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from sync_core.domain.cases.models import Case, store_form
+from sync_core.domain.cases.salesforce_case import WORKFLOW_CONFLICT, WorkflowConflict, case_status_change
 from sync_core.domain.entities import ENTITY_MODELS, EntityName, format_record_id
 from sync_core.domain.error_log import ErrorDirection, ErrorStatus, error_id, resolved
 from sync_core.domain.records import SYNC_ACTOR_PREFIX, HubRecord
@@ -34,6 +36,7 @@ from sync_core.domain.sync.mapping import EntityMapping
 from sync_core.domain.sync.merge import MergeAction, MergeResult, merge_inbound
 from sync_core.domain.sync.transitions import Actor, Happened, SyncEvent
 from sync_core.domain.sync.translate import ImportChanges, MappingFailure, WaitsForParent, field_hash, from_salesforce
+from sync_core.domain.sync.workflow_hooks import workflow_fields
 from sync_core.domain.sync_config import EntitySyncConfig
 from sync_core.domain.sync_state import SyncOperation, SyncState
 from sync_core.errors import (
@@ -46,8 +49,9 @@ from sync_core.errors import (
 from sync_core.ports.queues import ExportQueue, ImportQueue
 from sync_core.ports.stores import Clock, ErrorLog, SequenceStore
 from sync_core.ports.sync import LinkLookup, LinkStore, ParkedChange, ParkedExport, ParkedWork, RecordKey, SyncStore
+from sync_core.services.cases.salesforce import CaseSalesforceHook
 from sync_core.services.sync_config import SyncConfigCache
-from sync_core.services.sync_writer import RecordWrite, SyncWriter
+from sync_core.services.sync_writer import RecordWrite, SyncWriter, user_write
 
 # Who the hub's audit columns name for a record the sync changed from Salesforce.
 IMPORT_WRITER = f"{SYNC_ACTOR_PREFIX}salesforce"
@@ -65,6 +69,7 @@ class Applied(StrEnum):
     CONFLICT_SALESFORCE_WON = "conflict: Salesforce won"
     CONFLICT_HUB_KEPT = "conflict: the hub's record kept"
     CONFLICT_HELD = "conflict held for a person"
+    WORKFLOW_CONFLICT = "workflow conflict"  # a case's status change its workflow does not allow: held
     DELETED = "deleted"
     UNLINKED = "unlinked"
     SKIPPED = "skipped"
@@ -76,7 +81,12 @@ class Applied(StrEnum):
         """The metric this outcome counts in: applied, skipped, conflicted, echoed or failed changes."""
         if self is Applied.ECHO:
             return "ChangesEchoed"
-        if self in (Applied.CONFLICT_SALESFORCE_WON, Applied.CONFLICT_HUB_KEPT, Applied.CONFLICT_HELD):
+        if self in (
+            Applied.CONFLICT_SALESFORCE_WON,
+            Applied.CONFLICT_HUB_KEPT,
+            Applied.CONFLICT_HELD,
+            Applied.WORKFLOW_CONFLICT,
+        ):
             return "ChangesConflicted"
         if self is Applied.FAILED:
             return "ChangesFailed"
@@ -112,6 +122,7 @@ class SyncImportService:
         parked: ParkedWork,
         sync_queue: ImportQueue,
         export_queue: ExportQueue,
+        case_hook: CaseSalesforceHook | None = None,
     ) -> None:
         self._store = store
         self._writer = writer
@@ -123,6 +134,9 @@ class SyncImportService:
         self._parked = parked
         self._sync_queue = sync_queue
         self._export_queue = export_queue
+        # The case workflow's hook: a case's status change from Salesforce runs as the action it means. Without
+        # it (a service built for entities other than Case) a case's status change is not applied.
+        self._case_hook = case_hook
 
     def apply(self, change: Change) -> ImportResult:
         """Apply one change from Salesforce. Raises RetryableError for what a later attempt may pass (the
@@ -289,8 +303,9 @@ class _Attempt:
             return self.apply(conflict=None)
         if self.config.create_only:
             return self.skip("create only: the hub record is not updated from Salesforce")
+        imported = self.mapping.imported_fields | workflow_fields(self.entity, self.config)
         if self.state is not None and repeats_last_sync(
-            self.merge.values, self.state.synced_field_hashes, imported=self.mapping.imported_fields
+            self.merge.values, self.state.synced_field_hashes, imported=imported
         ):
             return self.echo()
         # A tie is a Salesforce write after the one the hub holds, within the stamp's resolution.
@@ -421,9 +436,23 @@ class _Attempt:
         if not isinstance(translated, ImportChanges):
             return False
         try:
-            return _validated(self.entity, translated.applied_to(self.record.fields)) == self.record.fields
+            if _validated(self.entity, translated.applied_to(self.record.fields)) != self.record.fields:
+                return False
         except _Invalid:
             return False
+        return self.workflow_agrees()
+
+    def workflow_agrees(self) -> bool:
+        """Whether the change's workflow fields (a case's Status) ask the hub's workflow for nothing."""
+        changes = self.workflow_changes()
+        if self.entity is not EntityName.CASE or not changes:
+            return True
+        assert self.record is not None
+        try:
+            plan = case_status_change(Case.model_validate(self.record.fields), changes, self.config.case_settings)
+        except (WorkflowConflict, ValidationError):
+            return False
+        return plan.change.changes_nothing
 
     def state_hashes(self) -> dict[str, str]:
         """The echo hashes after this change: what the hub last synced, with the fields this change set."""
@@ -461,6 +490,12 @@ class _Attempt:
                 # have yet: its create is on its way, delivered out of order. Wait for the record's link.
                 return self.park(self.entity.value, self.salesforce_id, f"waits for its record: {exc.message}")
             return self.fail("VALIDATION_FAILED", exc.message, field=exc.field)
+        created: list[HubRecord] = []
+        if self.record is not None:
+            ruled = self.through_workflow(fields)
+            if isinstance(ruled, ImportResult):
+                return ruled
+            fields, created = ruled
         now = self.service._clock.now()
         if self.record is not None and fields == self.record.fields and conflict is None:
             # Newer stamps, values the hub already holds: synchronized, without a new version.
@@ -524,7 +559,12 @@ class _Attempt:
             link=None if self.linked else self.salesforce_id,
             state_changes=changes,
         )
-        self.service._writer.write(write, previous=self.state)
+        # What the workflow's action created (a release's invoice or contract usage) is the hub's own record,
+        # written with the case in one transaction and exported like any the hub creates.
+        also = [user_write(new, SyncEvent.INSERT, expected_version=None, actor=Actor.SYSTEM) for new in created]
+        self.service._writer.write_together(
+            [write, *also], previous={write.key: self.state, **{item.key: None for item in also}}
+        )
         self.record = record
         self.resolve_errors()
         requeue: tuple[ParkedChange, ...] = ()
@@ -532,6 +572,72 @@ class _Attempt:
             # Linked now: the changes that waited for this record (its own edits, its children) go again.
             requeue = tuple(self.service._parked.take_changes(self.entity.value, [self.salesforce_id]))
         return self.result(outcome, conflict, requeue=requeue)
+
+    # ------------------------------------------------------------------ the entity's workflow (Case)
+
+    def workflow_changes(self) -> dict[str, Any]:
+        """The fields of this change its entity's workflow applies (a case's Status and reason), left out when
+        they still hold what was last synced (carried along with another field's change, not changed)."""
+        names = workflow_fields(self.entity, self.config)
+        held = self.state.synced_field_hashes if self.state is not None else {}
+        return {
+            name: value
+            for name, value in self.merge.values.items()
+            if name.lower() in names and held.get(name.lower()) != field_hash(value)
+        }
+
+    def through_workflow(self, fields: dict[str, Any]) -> tuple[dict[str, Any], list[HubRecord]] | ImportResult:
+        """The record's fields after its workflow applied the change (a case's status change as the action it
+        means, with its effects), and what the action created; or the workflow conflict, logged."""
+        hook = self.service._case_hook
+        changes = self.workflow_changes()
+        if self.entity is not EntityName.CASE or hook is None or not changes:
+            return fields, []
+        try:
+            case = Case.model_validate(fields)
+        except ValidationError as exc:
+            return self.fail("VALIDATION_FAILED", f"Case from Salesforce is not valid in the hub: {exc}")
+        try:
+            closed = {name: value for name, value in self.merge.values.items() if name.lower() == "closeddate"}
+            ruled = hook.apply(
+                self.key.record_id,
+                case,
+                {**changes, **closed},
+                self.config.case_settings,
+                actor=IMPORT_WRITER,
+                now=self.service._clock.now(),
+            )
+        except WorkflowConflict as conflict:
+            return self.workflow_conflict(conflict, changes)
+        if ruled.case is case:
+            return fields, []
+        return store_form(ruled.case), ruled.created
+
+    def workflow_conflict(self, conflict: WorkflowConflict, changes: dict[str, Any]) -> ImportResult:
+        """A change the workflow does not allow: nothing of it applies (the error log keeps the whole change), the
+        record goes to Error until a person applies a valid action or the hub's state is pushed back to Salesforce.
+        No stamp is kept, so a redelivery meets the same conflict; the echo hashes of the refused fields are
+        dropped (Salesforce no longer holds what the hub last sent), so the next export sends the hub's status
+        back and the next Salesforce change of them is news, never an echo."""
+        assert self.state is not None
+        happened = self.import_happened(SyncEvent.CONFLICT, SyncOperation.UPDATE, message=conflict.message)
+        entry_id = error_id(self.entity, self.key.record_id, ErrorDirection.FROM_SALESFORCE, SyncOperation.UPDATE)
+        refused = {name.lower() for name in changes}
+        hashes = {name: held for name, held in self.state.synced_field_hashes.items() if name not in refused}
+        remembered = {"open_errors": sorted({*self.state.open_errors, entry_id}), "synced_field_hashes": hashes}
+        self.service._writer.write(RecordWrite(self.key, happened, state_changes=remembered), previous=self.state)
+        self.service._errors.record_failure(
+            entity=self.entity,
+            record_id=self.key.record_id,
+            direction=ErrorDirection.FROM_SALESFORCE,
+            operation=SyncOperation.UPDATE,
+            code=WORKFLOW_CONFLICT,
+            message=conflict.message,
+            payload={**conflict.payload(), "change": self.change.model_dump(mode="json")},
+            status=ErrorStatus.OPEN,
+            now=self.service._clock.now(),
+        )
+        return self.result(Applied.WORKFLOW_CONFLICT, conflict.message)
 
     def park(self, kind: str, salesforce_id: str, reason: str) -> ImportResult:
         """Keep the change in DynamoDB until Salesforce record `salesforce_id` of `kind` is linked (not a failure:

@@ -14,6 +14,7 @@ from pydantic import AwareDatetime, BaseModel, Field, ValidationError, model_val
 from sync_core.domain.cases.vocabulary import (
     AttributeValue,
     CaseId,
+    CaseOrigin,
     CaseReason,
     CaseStatus,
     Hours,
@@ -72,6 +73,7 @@ class Case(EntityFields):
     reason: CaseReason = CaseReason.UNASSIGNED
     severity: Level = Level.MEDIUM
     priority: Level = Level.MEDIUM
+    origin: CaseOrigin | None = None
     account_id: HubId | None = None
     contact_id: HubId | None = None
     contract_id: SettingId | None = None
@@ -125,6 +127,7 @@ class CaseCreate(StrictModel):
     reason: CaseReason = Field(default=CaseReason.UNASSIGNED, description="One of the New status's reasons")
     severity: Level = Level.MEDIUM
     priority: Level = Level.MEDIUM
+    origin: CaseOrigin | None = None
     account_id: HubId | None = None
     contact_id: HubId | None = Field(default=None, description="Default: from the business account")
     contract_id: SettingId | None = None
@@ -150,6 +153,7 @@ class CaseUpdate(StrictModel):
     reason: CaseReason | None = None
     severity: Level | None = None
     priority: Level | None = None
+    origin: CaseOrigin | None = None
     account_id: HubId | None = None
     contact_id: HubId | None = None
     contract_id: SettingId | None = None

@@ -56,6 +56,15 @@ class Level(StrEnum):
     HIGH = "High"
 
 
+class CaseOrigin(StrEnum):
+    """Where the case came from (Salesforce's Case Origin, through the mapping's value map)."""
+
+    PHONE = "Phone"
+    EMAIL = "Email"
+    WEB = "Web"
+    PORTAL = "Portal"
+
+
 class RelationType(StrEnum):
     BLOCKS = "Blocks"
     DEPENDS_ON = "Depends On"

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from sync_core.domain.entities import EntityName
 from sync_core.domain.sync.defaults import default_mapping
 from sync_core.domain.sync.mapping import EntityMapping, MappingProblem, check_mapping
 from sync_core.domain.sync.policy import SyncDirection, SyncMode
@@ -83,6 +84,8 @@ def check_sync_config(config: EntitySyncConfig) -> list[MappingProblem]:
                 "message could roll the record back",
             )
         )
+    if config.case is not None and config.entity is not EntityName.CASE:
+        problems.append(MappingProblem("case", f"only the Case entity takes case settings, not {entity}"))
     mapping = effective_mapping(config)
     if config.mapping is not None:
         if config.mapping.entity is not config.entity:

@@ -7,7 +7,7 @@ types, lengths, picklists, what can be written), and docs/sync.md's table is che
 from __future__ import annotations
 
 from sync_core.domain.entities import EntityName
-from sync_core.domain.sync.mapping import ChildMapping, EntityMapping, FieldMap, ReferenceMap
+from sync_core.domain.sync.mapping import ChildMapping, EntityMapping, FieldMap, ReferenceMap, ValueMap
 from sync_core.domain.sync.policy import SyncDirection
 
 TO_SALESFORCE = SyncDirection.TO_SALESFORCE
@@ -210,7 +210,25 @@ DEFAULT_MAPPINGS: dict[EntityName, EntityMapping] = {
         EntityMapping(
             entity=EntityName.CASE,
             salesforce_object="Case",
-            field_mapping=_fields({"subject": "Subject", "details": "Description", "priority": "Priority"}),
+            # Status, the hub's status and reason and the owner come from the Case hook (the status map and
+            # the owner map: sync_core.domain.cases.salesforce_case), not from here.
+            field_mapping=[
+                *_fields({"subject": "Subject", "details": "Description"}),
+                FieldMap(
+                    hub_field="priority",
+                    salesforce_field="Priority",
+                    value_map=ValueMap(values={"Low": "Low", "Medium": "Medium", "High": "High"}),
+                ),
+                FieldMap(
+                    hub_field="origin",
+                    salesforce_field="Origin",
+                    # A default org has no Portal origin: a portal case shows as Web, and Web comes back as Web.
+                    value_map=ValueMap(
+                        values={"Phone": "Phone", "Email": "Email", "Web": "Web", "Portal": "Web"},
+                        inbound={"Web": "Web"},
+                    ),
+                ),
+            ],
             references=[
                 ReferenceMap(hub_field="account_id", salesforce_field="AccountId", parent="Account"),
                 ReferenceMap(hub_field="contact_id", salesforce_field="ContactId", parent="Contact"),

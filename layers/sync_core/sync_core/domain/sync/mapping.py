@@ -33,13 +33,14 @@ ENTITY_PARENTS = frozenset(entity.value for entity in EntityName)
 
 # Salesforce fields a mapping may not write because something else does: Case Status, and the hub's own
 # status and reason, come from the case workflow's status map (sync_core.domain.cases.SalesforceCaseStatusMap);
-# IsClosed derives from Status and ClosedDate is read-only.
+# the owner from the owner map (or is left); IsClosed derives from Status and ClosedDate is read-only.
 CASE_STATUS_MAP = "the case workflow's status map"
 RESERVED_SALESFORCE_FIELDS: dict[EntityName, dict[str, str]] = {
     EntityName.CASE: {
         "Status": CASE_STATUS_MAP,
         "Hub_Status__c": CASE_STATUS_MAP,
         "Hub_Status_Reason__c": CASE_STATUS_MAP,
+        "OwnerId": "the case's owner map",
         "IsClosed": "Salesforce (it derives from Status)",
         "ClosedDate": "Salesforce (it is read-only)",
     }

@@ -280,8 +280,13 @@ def field_hash(value: Any) -> str:
     return values_hash({"v": comparable(value)})[:16]
 
 
-def to_salesforce(record: HubRecord, mapping: EntityMapping, links: Links) -> ExportOutcome:
-    """The upsert that makes Salesforce hold the record's current state."""
+def to_salesforce(
+    record: HubRecord, mapping: EntityMapping, links: Links, *, workflow_values: Mapping[str, Any] | None = None
+) -> ExportOutcome:
+    """The upsert that makes Salesforce hold the record's current state.
+
+    `workflow_values` are what the entity's workflow adds to the row (a case's Status: domain.sync.workflow_hooks);
+    they are sent and hashed like mapped fields, so their echo is recognised too."""
     linked_id = links.salesforce_id(mapping.entity.value, record.id)
     try:
         values, create_only = _row_values(
@@ -340,6 +345,7 @@ def to_salesforce(record: HubRecord, mapping: EntityMapping, links: Links) -> Ex
         return WaitsForParent(
             entity=mapping.entity, record_id=record.id, field=exc.field, parent=exc.parent, parent_key=exc.parent_key
         )
+    values.update(workflow_values or {})
     compared = {name: value for name, value in values.items() if name not in create_only}
     values[mapping.external_id_field] = record.id
     if linked_id is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sync_core.domain.cases.activities import Activity
 from sync_core.domain.cases.models import Case, CaseRecord, ContractUsageRecord, InvoiceRecord, store_form
 from sync_core.domain.cases.release import bills_per_activity
@@ -51,9 +53,16 @@ class CaseWorkflowService:
     ) -> CaseRecord:
         """Run a command; a release writes the case and the invoice or contract usage it creates together."""
         current = self._cases.current(case_id, expected_version)
-        case = current.fields
-        settings = self._workflow_settings(case, with_assignment=request.action is CaseAction.APPLY_ASSIGNMENT_RULES)
         now = self._cases.clock.now()
+        updated, created = self.run(case_id, current.fields, request, actor=actor, now=now)
+        return self._cases.save(current, updated, actor=actor, now=now, created=created)
+
+    def run(
+        self, case_id: str, case: Case, request: TransitionRequest, *, actor: str, now: datetime
+    ) -> tuple[Case, list[HubRecord]]:
+        """A command's result without writing it: the case after it, and the records its release creates
+        (numbered). The API writes them as the user's; the sync's Case hook as its own import."""
+        settings = self._workflow_settings(case, with_assignment=request.action is CaseAction.APPLY_ASSIGNMENT_RULES)
         outcome = apply_transition(
             case,
             request,
@@ -75,7 +84,7 @@ class CaseWorkflowService:
                 new_record(EntityName.CONTRACT_USAGE, usage_id, store_form(outcome.contract_usage), actor, now)
             )
             updated = updated.model_copy(update={"contract_usage_id": usage_id})
-        return self._cases.save(current, updated, actor=actor, now=now, created=created)
+        return updated, created
 
     def invoice(self, case_id: str) -> InvoiceRecord:
         case = self._cases.get(case_id).fields
