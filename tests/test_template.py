@@ -131,10 +131,11 @@ def _secret_grants(function: str) -> list[Any]:
     ]
 
 
-def test_only_the_export_worker_calls_salesforce_and_only_it_reads_the_connection_secret() -> None:
-    assert _salesforce_layer_users() == {"ExportWorkerFunction"}
+def test_only_the_export_worker_and_the_scheduled_sync_call_salesforce_and_read_the_connection_secret() -> None:
+    callers = {"ExportWorkerFunction", "ScheduledSyncFunction"}
+    assert _salesforce_layer_users() == callers
     readers = {name for name in FUNCTIONS if "SalesforceSecretArn" in json.dumps(_secret_grants(name))}
-    assert readers == {"ExportWorkerFunction"}
+    assert readers == callers
 
 
 def test_the_webhook_reads_only_its_token_secret() -> None:
@@ -164,6 +165,8 @@ def _sqs_grants(function: str) -> set[tuple[str, str]]:
         # Parked changes queued again when their record links; a conflict the hub won exported.
         ("SyncWorkerFunction", {"SyncQueue", "ExportQueue"}),
         ("SalesforceWebhookFunction", {"SyncQueue"}),
+        # Pulled changes and pushed records.
+        ("ScheduledSyncFunction", {"SyncQueue", "ExportQueue"}),
     ],
 )
 def test_only_the_export_queues_producers_may_send_to_it_and_nothing_else(function: str, queues: set[str]) -> None:
@@ -264,11 +267,21 @@ EXPECTED_DYNAMODB_GRANTS: dict[str, set[DynamoGrant]] = {
         _grant("ErrorLogTable", None, {"UpdateItem", "GetItem", "PutItem"}),
     },
     "RecordStreamFunction": {_grant("SyncConfigTable", None, {"GetItem"}, {"ENTITY"})},
+    # The scheduled sync (tests/integration/test_scheduled_sync.py): configurations, its runs and leases, pull
+    # requests, the records waiting to be pushed, the API budget.
+    "ScheduledSyncFunction": {
+        _grant("SyncConfigTable", None, {"Query"}, {"ENTITY"}),
+        _grant("SyncConfigTable", None, {"GetItem", "UpdateItem"}, {"BUDGET"}),
+        _grant("SyncStateTable", None, {"Query", "UpdateItem"}, {"SCHEDULE"}),
+        _grant("SyncStateTable", None, {"Query", "DeleteItem"}, {"PULL_REQUEST"}),
+        _grant("SyncStateTable", "by_status", {"Query"}),
+        _grant("SyncStateTable", None, {"BatchGetItem"}),
+    },
     # Real time from Salesforce (tests/integration/test_least_privilege_realtime.py): the entity's configuration.
     "SalesforceWebhookFunction": {_grant("SyncConfigTable", None, {"GetItem"}, {"ENTITY"})},
 }
 # Batches of named keys: only the engine's workers need them.
-BATCH_USERS = {"SyncWorkerFunction", "ExportWorkerFunction"}
+BATCH_USERS = {"SyncWorkerFunction", "ExportWorkerFunction", "ScheduledSyncFunction"}
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
@@ -375,3 +388,27 @@ def test_openapi_document_is_valid_openapi() -> None:
     from openapi_spec_validator import validate
 
     validate(json.loads(OPENAPI_PATH.read_text()))
+
+
+def test_the_scheduled_sync_is_one_minute_tick_that_reads_each_entitys_schedule_from_its_configuration() -> None:
+    spec = FUNCTIONS["ScheduledSyncFunction"]["Properties"]
+    assert spec["Events"] == {
+        "Tick": {
+            "Type": "Schedule",
+            "Properties": {
+                "Schedule": "rate(1 minute)",
+                "Description": "The scheduled sync's tick; each entity's schedule is in its sync configuration",
+            },
+        }
+    }
+    # No schedule per entity in the stack: a redeploy can neither reset nor drop an administrator's schedules.
+    kinds = {resource["Type"] for resource in RESOURCES.values()}
+    assert not kinds & {"AWS::Scheduler::Schedule", "AWS::Events::Rule"}
+    # The handler leaves its last minute free (functions/scheduled_sync/app.py SAFETY_MARGIN); the lease
+    # (services.scheduled_sync.ScheduleOptions.lease) outlives a run the timeout killed.
+    from datetime import timedelta
+
+    from sync_core.services.scheduled_sync import ScheduleOptions
+
+    assert timedelta(seconds=spec["Timeout"]) < ScheduleOptions().lease
+    assert spec["Timeout"] > 120

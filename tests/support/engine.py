@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -66,6 +69,14 @@ class Engine:
             kwargs.setdefault("roles", ("administrator",))
         handler: Handler = self.functions["CasesApiFunction"].handler()  # type: ignore[assignment]
         return call(handler, http_event(method, path, route_key=route, body=body, user=user, **kwargs))
+
+    def tick(self) -> dict[str, Any]:
+        """The scheduled sync's one-minute tick, as EventBridge delivers it; its report."""
+        sample = Path(__file__).resolve().parents[2] / "events" / "scheduled_tick.json"
+        event = {**json.loads(sample.read_text()), "id": str(uuid.uuid4())}
+        event["time"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        report: dict[str, Any] = self.functions["ScheduledSyncFunction"].invoke(event)
+        return report
 
     def put_inbound(self, *changes: Change) -> None:
         """Inbound changes on the FIFO sync queue, through the queue adapter the producers use."""
@@ -189,7 +200,7 @@ def running_engine(**emulator_options: Any) -> Iterator[Engine]:
             functions: dict[str, LocalFunction] = {
                 name: _CountingFunction(spec, context.attribute(name, "Arn"))
                 for name, spec in specs.items()
-                if name in (*WORKERS, "RecordsApiFunction", "CasesApiFunction")
+                if name in (*WORKERS, "RecordsApiFunction", "CasesApiFunction", "ScheduledSyncFunction")
             }
             _reset_handler_caches(functions)
             sqs = session.client("sqs")

@@ -43,6 +43,14 @@ class Settings(BaseModel):
     api_budget_share: float = Field(default=0.5, gt=0, le=1, alias="SALESFORCE_API_BUDGET_SHARE")
     api_calls_per_run: int = Field(default=5000, gt=0, alias="SALESFORCE_API_CALLS_PER_RUN")
     bulk_threshold: int = Field(default=2000, gt=0, alias="SALESFORCE_BULK_THRESHOLD")
+    # Scheduled sync (services.scheduled_sync): the pull's overlap window, the rows above which a pull is a Bulk
+    # API 2.0 query, the changes one run queues per entity, how long a local change waits for the real-time path
+    # before a scheduled run pushes it, and how often a record in Error from an export is retried.
+    pull_overlap_seconds: int = Field(default=120, ge=0, alias="PULL_OVERLAP_SECONDS")
+    pull_bulk_threshold: int = Field(default=10_000, gt=0, alias="PULL_BULK_THRESHOLD")
+    pull_max_changes_per_run: int = Field(default=50_000, gt=0, alias="PULL_MAX_CHANGES_PER_RUN")
+    push_grace_seconds: int = Field(default=300, ge=0, alias="PUSH_GRACE_SECONDS")
+    error_retry_minutes: int = Field(default=60, ge=0, alias="ERROR_RETRY_MINUTES")
     # IAM callers' roles: JSON from principal ARN patterns to role lists (sync_core.http.roles).
     iam_role_map: str | None = Field(default=None, alias="HUB_IAM_ROLE_MAP")
     # Local stack only: moto server instead of AWS (boto3 also reads AWS_ENDPOINT_URL itself).

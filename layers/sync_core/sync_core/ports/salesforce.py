@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sync_core.domain.salesforce import ApiUsage, BulkOperation, HubBudgetDay, SObjectDescription, WriteOutcome
 
 type SalesforceRecord = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class QueryPage:
+    """The first page of a query: its rows, how many rows the whole query has, and where the rest is."""
+
+    total_size: int
+    records: list[SalesforceRecord]
+    next_records_url: str | None  # None when this page holds every row
 
 
 class SalesforceApi(Protocol):
@@ -24,6 +34,11 @@ class SalesforceApi(Protocol):
 
     def query_all(self, soql: str) -> Iterator[SalesforceRecord]:
         """Like query, including deleted and merged rows (IsDeleted = true)."""
+        ...
+
+    def query_all_page(self, soql: str) -> QueryPage:
+        """The first page of a queryAll (one API call): a caller that finds totalSize large may switch to a Bulk
+        API 2.0 query instead of paging on with query_more."""
         ...
 
     def query_more(self, next_records_url: str) -> Iterator[SalesforceRecord]:

@@ -51,7 +51,7 @@ from sync_core.domain.salesforce import (
 )
 from sync_core.errors import BudgetExhaustedError, PermanentError, RetryableError
 from sync_core.observability import logger
-from sync_core.ports.salesforce import ApiBudgetStore, SalesforceApi, SalesforceRecord
+from sync_core.ports.salesforce import ApiBudgetStore, QueryPage, SalesforceApi, SalesforceRecord
 from sync_core.ports.stores import Clock
 
 LIMIT_INFO_HEADER = "Sforce-Limit-Info"
@@ -156,6 +156,16 @@ class SalesforceClient(SalesforceApi):
 
     def query_all(self, soql: str) -> Iterator[SalesforceRecord]:
         return self._paged(lambda sf: sf.query(soql, include_deleted=True))
+
+    def query_all_page(self, soql: str) -> QueryPage:
+        page = self._read(lambda sf: sf.query(soql, include_deleted=True))
+        records = list(page["records"])
+        done = page.get("done", True) or not page.get("nextRecordsUrl")
+        return QueryPage(
+            total_size=int(page.get("totalSize", len(records))),
+            records=records,
+            next_records_url=None if done else str(page["nextRecordsUrl"]),
+        )
 
     def query_more(self, next_records_url: str) -> Iterator[SalesforceRecord]:
         return self._paged(lambda sf: sf.query_more(next_records_url, identifier_is_url=True), next_records_url)
