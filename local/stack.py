@@ -537,8 +537,12 @@ OUTBOUND_FIELDS: dict[str, list[str]] = {
         "AccountId",
         "ContactId",
         "Subject",
+        "Description",
         "Status",
+        "Hub_Status_Reason__c",  # a reason written with a status change is the reason the hub's action takes
+        "ClosedDate",  # a case closed in Salesforce takes its closing date from here
         "Priority",
+        "Origin",
         "Hub_Id__c",
         "SystemModstamp",
     ],

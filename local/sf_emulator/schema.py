@@ -544,7 +544,25 @@ _DEFINITIONS: list[tuple[str, str, str, bool, list[FieldDef]]] = [
             _f("Hub_Status_Reason__c", "string", 255, custom=True),
         ],
     ),
+    (
+        # Object Reference, CaseComment: ParentId (Create, Filter, Group, Sort: never updated), CommentBody
+        # (textarea, "maximum size of the comment body is 4,000 bytes", Create, Update, Nillable), IsPublished
+        # (Create, Defaulted on create, Update: false unless set); no owner, no custom fields.
+        "CaseComment",
+        "00a",
+        "Case Comments",
+        False,
+        [
+            _ref("ParentId", "Case", nillable=False, updateable=False, label="Parent ID"),
+            _f("CommentBody", "textarea", 4000, label="Body"),
+            _f("IsPublished", "boolean", default=False, label="Published"),
+        ],
+    ),
 ]
+
+# Objects an org cannot customise: no custom fields, so no Hub_Id__c external id either (CaseComment: "Custom
+# fields aren't supported", and no owner: a comment belongs to its case).
+NOT_CUSTOMIZABLE = frozenset({"CaseComment"})
 
 # Auto-number formats: (field, width, first number)
 AUTO_NUMBERS: dict[str, tuple[str, int, int]] = {
@@ -567,7 +585,8 @@ def build_schemas(
     schemas: dict[str, ObjectDef] = {}
     for name, prefix, plural, has_owner, own_fields in _DEFINITIONS:
         fields: dict[str, FieldDef] = {}
-        for fdef in [*_system_fields(has_owner)[:1], *own_fields, *_system_fields(has_owner)[1:]]:
+        system = [f for f in _system_fields(has_owner) if name not in NOT_CUSTOMIZABLE or not f.custom]
+        for fdef in [*system[:1], *own_fields, *system[1:]]:
             copy = FieldDef(**{k: getattr(fdef, k) for k in FieldDef.__dataclass_fields__})
             key = f"{name}.{copy.name}"
             if key in picklists:
