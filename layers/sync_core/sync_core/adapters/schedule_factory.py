@@ -9,11 +9,14 @@ from sync_core.adapters.aws import dynamodb_client
 from sync_core.adapters.clock import SystemClock
 from sync_core.adapters.dynamodb.config import DynamoSyncConfigStore
 from sync_core.adapters.dynamodb.pulls import DynamoPullRequests
+from sync_core.adapters.dynamodb.records import DynamoRecordStore
 from sync_core.adapters.dynamodb.schedules import DynamoPendingExports, DynamoScheduleLedger
+from sync_core.adapters.factories import IMPORT_SERVICE_SETTINGS, sync_parts
 from sync_core.adapters.outbox_factory import build_export_queue, build_import_queue
 from sync_core.adapters.salesforce.factory import build_salesforce_client
 from sync_core.config import Settings
 from sync_core.ports.salesforce import SalesforceApi
+from sync_core.services.first_load import FirstLoadService
 from sync_core.services.scheduled_sync import ScheduledSyncService, ScheduleOptions
 
 SCHEDULED_SYNC_SETTINGS = (
@@ -55,4 +58,34 @@ def build_scheduled_sync(settings: Settings) -> ScheduledSyncService:
         export_queue=build_export_queue(settings),
         clock=SystemClock(),
         options=schedule_options(settings),
+    )
+
+
+FIRST_LOAD_SETTINGS = (*IMPORT_SERVICE_SETTINGS, "SALESFORCE_SECRET_ARN")
+
+
+def build_first_load(settings: Settings) -> FirstLoadService:
+    """First loads (Process All) and their dry runs, for the admin API."""
+    writer, _, error_log, _ = sync_parts(settings)
+    client = dynamodb_client()
+    settings.require("SALESFORCE_SECRET_ARN")
+
+    def salesforce() -> SalesforceApi:
+        return build_salesforce_client(settings)
+
+    return FirstLoadService(
+        configs=DynamoSyncConfigStore(client, sync_config_table=settings.require("SYNC_CONFIG_TABLE")),
+        records=DynamoRecordStore(
+            client,
+            records_table=settings.require("RECORDS_TABLE"),
+            sync_state_table=settings.require("SYNC_STATE_TABLE"),
+        ),
+        store=writer.store,
+        writer=writer,
+        error_log=error_log,
+        salesforce=salesforce,
+        import_queue=build_import_queue(settings),
+        export_queue=build_export_queue(settings),
+        clock=SystemClock(),
+        bulk_threshold=settings.pull_bulk_threshold,
     )

@@ -103,7 +103,18 @@ class EntitySyncConfig(BaseModel):
         description="Case only: the status map (hub status and reason <-> Case Status) and the owner map; "
         "None: the defaults, which fit a new org (docs/cases.md)",
     )
-    watermark: datetime | None = Field(default=None, description="SystemModstamp of the last pulled change")
+    matching_fields: list[str] | None = Field(
+        default=None,
+        max_length=10,
+        description="Hub fields (dotted paths, each mapped to one Salesforce field) a first load matches records by "
+        "after the external id; unset: email for contacts and leads, name and billing_address.city for accounts, "
+        "product_code for products, none for the others",
+    )
+    watermark: datetime | None = Field(
+        default=None,
+        description="Unused: the scheduled sync keeps each entity's watermark with its lease in the sync state table "
+        "(SCHEDULE/<entity>), where a saved configuration cannot overwrite it",
+    )
     updated_at: datetime | None = None
 
     @field_validator("outbound_fields")

@@ -287,6 +287,14 @@ class _Attempt:
         assert self.record_id is not None
         return RecordKey(self.entity, self.record_id)
 
+    @property
+    def relink(self) -> str | None:
+        """The Salesforce id to claim for the record with any write of this attempt: the record was not linked
+        (a new one, or one Salesforce names by its external id), so whatever the outcome (applied, an echo, a
+        conflict the hub keeps or a person holds) the link is written with it, and the export that follows
+        goes to this Salesforce record, never to a new one."""
+        return None if self.linked else self.salesforce_id
+
     def run(self) -> ImportResult:
         action = self.merge.action
         if action is MergeAction.NOTHING:
@@ -332,7 +340,9 @@ class _Attempt:
     def echo(self) -> ImportResult:
         # Salesforce repeats what the hub wrote: keep its stamps (an older event arriving later must not roll
         # back the fields), change nothing else.
-        self.service._writer.write(RecordWrite(self.key, None, state_changes=self.stamps()), previous=self.state)
+        self.service._writer.write(
+            RecordWrite(self.key, None, link=self.relink, state_changes=self.stamps()), previous=self.state
+        )
         return self.result(Applied.ECHO)
 
     def skip(self, reason: str) -> ImportResult:
@@ -404,12 +414,16 @@ class _Attempt:
             return self.apply(conflict=outcome.message)
         if outcome.resolution is Resolution.KEEP_HUB:
             # The hub's record stays; its export (queued by the write that changed it) brings Salesforce back.
-            self.service._writer.write(RecordWrite(self.key, None, state_changes=self.stamps()), previous=self.state)
+            self.service._writer.write(
+                RecordWrite(self.key, None, link=self.relink, state_changes=self.stamps()), previous=self.state
+            )
             return self.result(Applied.CONFLICT_HUB_KEPT, outcome.message, queue_export=True)
         happened = self.import_happened(SyncEvent.CONFLICT, SyncOperation.UPDATE, message=outcome.message)
         entry_id = error_id(self.entity, self.key.record_id, ErrorDirection.FROM_SALESFORCE, SyncOperation.UPDATE)
         remembered = {"open_errors": sorted({*(self.state.open_errors if self.state else []), entry_id})}
-        self.service._writer.write(RecordWrite(self.key, happened, state_changes=remembered), previous=self.state)
+        self.service._writer.write(
+            RecordWrite(self.key, happened, link=self.relink, state_changes=remembered), previous=self.state
+        )
         self.service._errors.record_failure(
             entity=self.entity,
             record_id=self.key.record_id,
@@ -509,7 +523,7 @@ class _Attempt:
                 synced_field_hashes=self.state_hashes(),
             )
             self.service._writer.write(
-                RecordWrite(self.key, happened, state_changes=self.succeeded()), previous=self.state
+                RecordWrite(self.key, happened, link=self.relink, state_changes=self.succeeded()), previous=self.state
             )
             self.resolve_errors()
             return self.result(Applied.UNCHANGED)
@@ -556,7 +570,7 @@ class _Attempt:
             happened,
             record=record,
             expected_version=None if creating else record.version - 1,
-            link=None if self.linked else self.salesforce_id,
+            link=self.relink,
             state_changes=changes,
         )
         # What the workflow's action created (a release's invoice or contract usage) is the hub's own record,

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from sync_core.domain.entities import EntityName
 from sync_core.domain.sync.defaults import default_mapping
+from sync_core.domain.sync.first_load import check_matching_fields
 from sync_core.domain.sync.mapping import EntityMapping, MappingProblem, check_mapping
 from sync_core.domain.sync.policy import SyncDirection, SyncMode
 from sync_core.domain.sync_config import EXPORT_ONLY_ENTITIES, EntitySyncConfig
@@ -94,6 +95,7 @@ def check_sync_config(config: EntitySyncConfig) -> list[MappingProblem]:
             )
         problems += [MappingProblem(f"mapping.{item.path}", item.message) for item in check_mapping(config.mapping)]
     problems += _direction_problems(config, mapping)
+    problems += check_matching_fields(mapping, config.matching_fields)
     return problems
 
 

@@ -114,9 +114,10 @@ def soql_datetime(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def pull_fields(mapping: EntityMapping) -> list[str]:
-    """The fields a pull reads: the bookkeeping ones, the external id, and every field the mapping imports."""
-    names = [*BOOKKEEPING_FIELDS, mapping.external_id_field]
+def pull_fields(mapping: EntityMapping, extra: Sequence[str] = ()) -> list[str]:
+    """The fields a pull reads: the bookkeeping ones, the external id, every field the mapping imports, and
+    `extra` (a first load's matching fields)."""
+    names = [*BOOKKEEPING_FIELDS, mapping.external_id_field, *extra]
     names += [target for item in mapping.field_mapping if item.direction.imports for target in item.targets]
     names += [reference.salesforce_field for reference in mapping.references if reference.direction.imports]
     seen: set[str] = set()
@@ -128,7 +129,14 @@ def pull_fields(mapping: EntityMapping) -> list[str]:
     return unique
 
 
-def pull_soql(mapping: EntityMapping, *, since: datetime | None, filters: str | None, ordered: bool = True) -> str:
+def pull_soql(
+    mapping: EntityMapping,
+    *,
+    since: datetime | None,
+    filters: str | None,
+    ordered: bool = True,
+    extra: Sequence[str] = (),
+) -> str:
     """The pull's query: rows changed at or after `since` (all rows without one), within the entity's filters.
     Bulk API 2.0 queries go unordered (ORDER BY defeats its chunking): the service sorts their rows itself."""
     conditions = [f"SystemModstamp >= {soql_datetime(since)}"] if since is not None else []
@@ -136,7 +144,7 @@ def pull_soql(mapping: EntityMapping, *, since: datetime | None, filters: str | 
         conditions.append(f"({filters})")
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     order = " ORDER BY SystemModstamp ASC" if ordered else ""
-    return f"SELECT {', '.join(pull_fields(mapping))} FROM {mapping.salesforce_object}{where}{order}"
+    return f"SELECT {', '.join(pull_fields(mapping, extra))} FROM {mapping.salesforce_object}{where}{order}"
 
 
 def pull_start(watermark: datetime | None, requested_since: datetime | None, *, overlap: timedelta) -> datetime | None:
