@@ -109,7 +109,9 @@ def test_the_records_stream_feeds_the_outbox_with_retries_bisection_and_a_failur
     assert RESOURCES[destination["Destination"]["Fn::GetAtt"][0]]["Type"] == "AWS::SQS::Queue"
 
 
-@pytest.mark.parametrize("queue", ["SyncDeadLetterQueue", "ExportDeadLetterQueue", "RecordStreamFailureQueue"])
+@pytest.mark.parametrize(
+    "queue", ["SyncDeadLetterQueue", "ExportDeadLetterQueue", "RecordStreamFailureQueue", "ChangeEventFailureQueue"]
+)
 def test_every_dead_letter_queue_has_an_alarm_on_its_depth(queue: str) -> None:
     alarms = [
         spec["Properties"]
@@ -131,11 +133,15 @@ def _secret_grants(function: str) -> list[Any]:
     ]
 
 
-def test_only_the_export_worker_and_the_scheduled_sync_call_salesforce_and_read_the_connection_secret() -> None:
-    callers = {"ExportWorkerFunction", "ScheduledSyncFunction"}
-    assert _salesforce_layer_users() == callers
+# The export worker writes to Salesforce, the scheduled sync pulls from it, and the change-event consumer reads
+# gap events' records and diff fields.
+SALESFORCE_CALLERS = {"ExportWorkerFunction", "ScheduledSyncFunction", "SalesforceEventsFunction"}
+
+
+def test_only_the_salesforce_callers_have_its_layer_and_read_the_connection_secret() -> None:
+    assert _salesforce_layer_users() == SALESFORCE_CALLERS
     readers = {name for name in FUNCTIONS if "SalesforceSecretArn" in json.dumps(_secret_grants(name))}
-    assert readers == callers
+    assert readers == SALESFORCE_CALLERS
 
 
 def test_the_webhook_reads_only_its_token_secret() -> None:
@@ -167,11 +173,42 @@ def _sqs_grants(function: str) -> set[tuple[str, str]]:
         ("SalesforceWebhookFunction", {"SyncQueue"}),
         # Pulled changes and pushed records.
         ("ScheduledSyncFunction", {"SyncQueue", "ExportQueue"}),
+        ("SalesforceEventsFunction", {"SyncQueue"}),
     ],
 )
 def test_only_the_export_queues_producers_may_send_to_it_and_nothing_else(function: str, queues: set[str]) -> None:
     expected = {("sqs:SendMessage", json.dumps({"Fn::GetAtt": [queue, "Arn"]})) for queue in queues}
     assert _sqs_grants(function) == expected
+
+
+def test_change_events_come_from_the_event_relay_bus_with_retries_and_a_failure_queue_either_way() -> None:
+    spec = FUNCTIONS["SalesforceEventsFunction"]["Properties"]
+    [event] = spec["Events"].values()
+    props = event["Properties"]
+    assert event["Type"] == "EventBridgeRule"
+    # The partner bus is a parameter; its default (the default bus) receives no Salesforce partner event.
+    assert props["EventBusName"] == {"Ref": "SalesforceEventBusName"}
+    parameter = template()["Parameters"]["SalesforceEventBusName"]
+    assert parameter["Default"] == "default"
+    pattern = re.compile(parameter["AllowedPattern"])
+    assert pattern.match("aws.partner/salesforce.com/00D5e000002XzQkEAK/0YL5e000000CaRbGAK")
+    assert not pattern.match("aws.partner/salesforce.com/00D5e000002XzQkEAK/0YL5e000000CaRbGAK/x")
+    assert props["Pattern"]["source"] == [{"prefix": "aws.partner/salesforce.com/"}]
+    # EventBridge: an invocation that cannot start is retried for a day, then dead-lettered ...
+    assert props["RetryPolicy"] == {"MaximumRetryAttempts": 185, "MaximumEventAgeInSeconds": 86400}
+    failures = {"Fn::GetAtt": ["ChangeEventFailureQueue", "Arn"]}
+    assert props["DeadLetterConfig"] == {"Arn": failures}
+    # ... Lambda: a run that fails (the sync queue refused a change) is retried twice, then kept in the same queue.
+    invoke = spec["EventInvokeConfig"]
+    assert invoke["MaximumRetryAttempts"] == 2
+    assert invoke["DestinationConfig"]["OnFailure"] == {"Type": "SQS", "Destination": failures}
+    # Only that rule may put dead letters there.
+    [statement] = RESOURCES["ChangeEventFailureQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Condition"]["ArnEquals"]["aws:SourceArn"] == {
+        "Fn::GetAtt": ["SalesforceEventsFunctionChangeEvents", "Arn"]
+    }
+    assert RESOURCES["ChangeEventFailureQueue"]["Properties"]["MessageRetentionPeriod"] == 1209600
 
 
 def test_every_sqs_mapping_reports_batch_item_failures() -> None:
@@ -277,8 +314,14 @@ EXPECTED_DYNAMODB_GRANTS: dict[str, set[DynamoGrant]] = {
         _grant("SyncStateTable", "by_status", {"Query"}),
         _grant("SyncStateTable", None, {"BatchGetItem"}),
     },
-    # Real time from Salesforce (tests/integration/test_least_privilege_realtime.py): the entity's configuration.
+    # Real time from Salesforce (tests/integration/test_salesforce_webhook.py and test_salesforce_events.py): the
+    # entity's configuration; the change-event consumer also counts its Salesforce reads and records pull requests.
     "SalesforceWebhookFunction": {_grant("SyncConfigTable", None, {"GetItem"}, {"ENTITY"})},
+    "SalesforceEventsFunction": {
+        _grant("SyncConfigTable", None, {"GetItem"}, {"ENTITY", "BUDGET"}),
+        _grant("SyncConfigTable", None, {"UpdateItem"}, {"BUDGET"}),
+        _grant("SyncStateTable", None, {"UpdateItem"}, {"PULL_REQUEST"}),
+    },
 }
 # Batches of named keys: only the engine's workers need them.
 BATCH_USERS = {"SyncWorkerFunction", "ExportWorkerFunction", "ScheduledSyncFunction"}

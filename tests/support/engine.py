@@ -78,6 +78,11 @@ class Engine:
         report: dict[str, Any] = self.functions["ScheduledSyncFunction"].invoke(event)
         return report
 
+    def relay(self, event: dict[str, Any]) -> Any:
+        """A Salesforce change event as Event Relay's EventBridge rule hands it to salesforce_events (exceptions
+        propagate, as a failed asynchronous invocation that Lambda retries)."""
+        return self.functions["SalesforceEventsFunction"].invoke(event)
+
     def put_inbound(self, *changes: Change) -> None:
         """Inbound changes on the FIFO sync queue, through the queue adapter the producers use."""
         refused = SqsChangeQueue(self.sqs, queue_url=self.environment["SYNC_QUEUE_URL"], fifo=True).send(changes)
@@ -200,7 +205,14 @@ def running_engine(**emulator_options: Any) -> Iterator[Engine]:
             functions: dict[str, LocalFunction] = {
                 name: _CountingFunction(spec, context.attribute(name, "Arn"))
                 for name, spec in specs.items()
-                if name in (*WORKERS, "RecordsApiFunction", "CasesApiFunction", "ScheduledSyncFunction")
+                if name
+                in (
+                    *WORKERS,
+                    "RecordsApiFunction",
+                    "CasesApiFunction",
+                    "ScheduledSyncFunction",
+                    "SalesforceEventsFunction",
+                )
             }
             _reset_handler_caches(functions)
             sqs = session.client("sqs")
