@@ -5,10 +5,15 @@
    against the SQS calls alone (the same 100 changes sent through the same queue adapter). moto's SQS is
    made to scale as for the sync engine's benchmark (benchmarks/moto_speedups.py); the queue is emptied
    between runs, so each run sends to an empty queue.
+2. Change events: events per second through salesforce_events' handler (Powertools parser, the mapping, the echo
+   check, one SendMessageBatch per event) for UPDATE events of one record each, against the same changes'
+   SendMessageBatch calls alone, one call per event as the consumer makes them.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import time
 import uuid
@@ -17,6 +22,7 @@ from typing import Any
 from benchmarks.common import percentile, print_table
 
 WEBHOOK_RUNS = int(os.environ.get("HUB_BENCH_WEBHOOK_RUNS", "200"))
+CHANGE_EVENT_COUNT = int(os.environ.get("HUB_BENCH_CHANGE_EVENTS", "500"))
 TOKEN = "bench-token-0123456789abcdefghijklmnopqrstuv"
 ORG_ID = "00D5e000002XzQkEAK"
 
@@ -117,6 +123,89 @@ def webhook_ack() -> None:
     )
 
 
+def change_event(index: int) -> dict[str, Any]:
+    """An Account UPDATE as Event Relay puts it on EventBridge (a fresh transaction per event)."""
+    from tests.conftest import load_event
+
+    event = load_event("salesforce_change_event_update")
+    payload = event["detail"]["payload"]
+    payload["ChangeEventHeader"] |= {
+        "recordIds": [f"0015e{index:013d}"],
+        "transactionKey": str(uuid.uuid4()),
+        "changedFields": ["Phone", "BillingAddress.City", "LastModifiedDate"],
+        "nulledFields": [],
+        "diffFields": [],
+    }
+    for name in ("Website", "Description"):
+        payload.pop(name)
+    payload["Phone"] = f"+31 10 555 {index:04d}"
+    return event
+
+
+def change_events() -> None:
+    from benchmarks.moto_speedups import faster_moto
+    from tests.conftest import FakeLambdaContext
+    from tests.support.aws_stack import hub_aws_environment
+
+    _environment()
+    with faster_moto(), hub_aws_environment("sync-hub-bench-events") as environment:
+        from functions.salesforce_events import app
+        from sync_core.adapters.aws import clear_clients, sqs_client
+        from sync_core.adapters.sqs.change_queue import SqsChangeQueue
+        from sync_core.config import get_settings
+        from sync_core.domain.entities import EntityName
+        from sync_core.domain.sync.change_events import ChangeEventPayload, plan_change_event
+
+        # No Salesforce call is made for these events; the setting only has to be there.
+        os.environ["SALESFORCE_SECRET_ARN"] = "arn:aws:secretsmanager:us-east-1:123456789012:secret:bench"
+        for clear in (get_settings.cache_clear, clear_clients, app._service.cache_clear):
+            clear()
+        queue_url = environment["SYNC_QUEUE_URL"]
+        queue = SqsChangeQueue(sqs_client(), queue_url=queue_url, fifo=True)
+        with contextlib.redirect_stdout(io.StringIO()):
+            app.lambda_handler(
+                change_event(CHANGE_EVENT_COUNT), FakeLambdaContext()
+            )  # warm: settings, clients, the configuration
+        _empty(queue_url)
+        events = [change_event(index) for index in range(CHANGE_EVENT_COUNT)]
+        changes = [
+            plan_change_event(
+                ChangeEventPayload.model_validate(change_event(index)["detail"]["payload"]),
+                EntityName.ACCOUNT,
+                hub_client_id="SyncHub",
+            ).changes
+            for index in range(CHANGE_EVENT_COUNT)
+        ]
+        started = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):  # the handler's metrics (EMF lines), not for the console
+            for event in events:
+                assert app.lambda_handler(event, FakeLambdaContext())["queued"] == 1
+        handled = time.perf_counter() - started
+        _empty(queue_url)
+        started = time.perf_counter()
+        for batch in changes:
+            assert queue.send(batch) == []
+        sent = time.perf_counter() - started
+        _empty(queue_url)
+        app._service.cache_clear()
+    print_table(
+        f"Change events through salesforce_events' handler (in-process, moto; {CHANGE_EVENT_COUNT} UPDATE events)",
+        ["", "events/s", "ms per event"],
+        [
+            (
+                "consumer: parse, map, echo check, queue",
+                round(CHANGE_EVENT_COUNT / handled, 1),
+                round(handled * 1000 / CHANGE_EVENT_COUNT, 2),
+            ),
+            (
+                "baseline: the same changes' SendMessageBatch calls alone",
+                round(CHANGE_EVENT_COUNT / sent, 1),
+                round(sent * 1000 / CHANGE_EVENT_COUNT, 2),
+            ),
+        ],
+    )
+
+
 def _empty(queue_url: str) -> None:
     """Drop moto's messages at once (PurgeQueue is allowed once a minute)."""
     from moto.sqs.models import sqs_backends
@@ -140,6 +229,7 @@ def _figures(values: list[float]) -> tuple[float, float, float]:
 
 def run() -> None:
     webhook_ack()
+    change_events()
 
 
 if __name__ == "__main__":

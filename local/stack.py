@@ -235,7 +235,12 @@ class LocalStack:
             Name=f"{self.config.stack_name}/salesforce", SecretString=json.dumps(secret)
         )["ARN"]
         os.environ["SALESFORCE_CA_BUNDLE"] = self.emulator.ca_path
-        return {"SalesforceSecretArn": arn, "AllowedSalesforceOrgIds": self.emulator.org_id}
+        # Event Relay's partner bus is named like the event source; salesforce_events' rule listens on it.
+        return {
+            "SalesforceSecretArn": arn,
+            "AllowedSalesforceOrgIds": self.emulator.org_id,
+            "SalesforceEventBusName": self.emulator.cdc.source(),
+        }
 
     def _publish_change_event(self, event: dict[str, Any]) -> None:
         """Event Relay puts change events on the partner event bus named like their source."""
@@ -493,6 +498,8 @@ class LocalStack:
         assert self.context is not None
         org_ids = self.context.resolve({"Ref": "AllowedSalesforceOrgIds"}) or "(none: every message is refused)"
         lines.append(f"  Outbound messages  {self.webhook_url}   (org ids {org_ids})")
+        bus = self.context.resolve({"Ref": "SalesforceEventBusName"})
+        lines.append(f"  Change events      EventBridge bus {bus}")
         lines.append("  Event sources:")
         lines += [f"    {source.name}" for source in self.sources] or ["    (none declared)"]
         lines += [f"    rule {rule.name} -> {rule.function.name}" for rule in self.bus.rules]

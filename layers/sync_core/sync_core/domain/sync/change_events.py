@@ -143,10 +143,6 @@ class EventPlan:
     pull_reason: str | None = None  # the entity is to be pulled from its watermark
     echo: bool = False
 
-    @property
-    def needs_salesforce(self) -> bool:
-        return bool((self.reread_fields and self.changes) or self.reread_records)
-
 
 def _change(header: ChangeEventHeader, entity: EntityName, salesforce_id: str, **fields: Any) -> Change:
     return Change(
