@@ -172,6 +172,13 @@ def test_an_overflow_asks_for_a_pull_of_the_entity(relay: Relay) -> None:
     [pending] = pulls.pending()
     assert pending.entity is EntityName.ACCOUNT and pending.reason.startswith("GAP_OVERFLOW")
     assert relay.sync_queue_depth() == 0
+    # The scheduled sync's next tick pulls the entity and clears the request: a record whose events were lost
+    # (inserted without any) reaches the hub
+    [lost] = relay.engine.emulator.seed("Account", [{"Name": "Overflowed Ocean Lines"}])
+    relay.engine.tick()
+    relay.engine.drain()
+    assert pulls.pending() == []
+    assert [record["fields"]["name"] for record in relay.hub(lost)] == ["Overflowed Ocean Lines"]
 
 
 def test_the_hubs_own_change_is_dropped_and_another_integrations_applies(relay: Relay) -> None:
