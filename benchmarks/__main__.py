@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from benchmarks import case_assignment_rules, cold_start, realtime, records_api, salesforce_writes, sync_engine
+from benchmarks import (
+    case_assignment_rules,
+    cold_start,
+    realtime,
+    records_api,
+    salesforce_writes,
+    schedules,
+    sync_engine,
+)
 
-for benchmark in (cold_start, records_api, salesforce_writes, case_assignment_rules, sync_engine, realtime):
+for benchmark in (cold_start, records_api, salesforce_writes, case_assignment_rules, sync_engine, realtime, schedules):
     benchmark.run()
