@@ -190,3 +190,43 @@ def test_past_the_deadline_due_entities_wait_for_the_next_tick() -> None:
 
     assert report.entities == [] and report.postponed == [EntityName.ACCOUNT]
     assert queue.sent == [] and EntityName.ACCOUNT not in ledger.held
+
+
+class _BudgetSpentAfterFirstPage(Salesforce):
+    def query_more(self, next_records_url: str) -> Iterator[SalesforceRecord]:
+        from sync_core.errors import BudgetExhaustedError
+
+        raise BudgetExhaustedError("the hub's share of today's API calls is spent")
+        yield  # pragma: no cover
+
+
+def test_a_pull_the_budget_stops_half_way_keeps_what_it_queued_and_carries_on_at_the_next_tick() -> None:
+    rows = [_row(1, 1), _row(2, 2), _row(3, 3)]
+    service, ledger, queue, _, _ = _service(rows)
+    service._new_salesforce = lambda: _BudgetSpentAfterFirstPage(rows)  # type: ignore[attr-defined,assignment]
+
+    [entry] = service.run_due(NOW).entities
+
+    assert (entry.pulled, entry.complete) == (2, False) and "BudgetExhaustedError" in (entry.error or "")
+    run = ledger.held[EntityName.ACCOUNT]
+    assert run.watermark == datetime(2026, 12, 2, 9, 0, 2, tzinfo=UTC)  # the first page's changes, queued
+    assert run.catching_up and run.last_run is None
+    assert len(queue.sent) == 2
+
+
+def test_an_unexpected_failure_gives_the_lease_back_and_leaves_the_entity_due() -> None:
+    service, ledger, _, _, _ = _service([_row(1, 1)])
+
+    def broken() -> Salesforce:
+        raise RuntimeError("a bug")
+
+    service._new_salesforce = broken  # type: ignore[attr-defined,assignment]
+    try:
+        service.run_due(NOW)
+    except RuntimeError:
+        pass
+    else:  # pragma: no cover
+        raise AssertionError("the failure must propagate")
+
+    run = ledger.held[EntityName.ACCOUNT]
+    assert (run.last_run, run.catching_up) == (None, True) and not ledger.leased

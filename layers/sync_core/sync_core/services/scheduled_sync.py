@@ -182,17 +182,23 @@ class ScheduledSyncService:
             report.ran, report.complete = False, False
             report.error = "another run of this entity is still going"
             return report
-        pulled = _PullOutcome(start=None, complete=True)
+        # Filled in as the pull goes: what a run that stops half way (a failure, the budget) queued still counts.
+        pulled = _PullOutcome(
+            start=pull_start(held.watermark, request.since if request else None, overlap=self._options.overlap)
+        )
+        finished = False
         try:
             if config.imports:
-                pulled = self._pull(config, held, request, report, deadline)
+                self._pull(config, request, pulled, report, deadline)
             if config.exports:
                 self._push(config, now, report)
+            finished = True
         except SyncHubError as exc:  # Salesforce refused or failed, the budget is spent: the next tick carries on
             report.error = f"{type(exc).__name__}: {exc}"
-            pulled.complete = False
         finally:
-            report.complete = pulled.complete and report.error is None
+            # Anything else (a bug, an outage of AWS) propagates after the lease is given back: never counted as
+            # the slot's run, so the entity is due again at the next tick.
+            report.complete = finished and pulled.complete
             report.watermark = _next_watermark(held, pulled)
             recorded = self._ledger.finish(
                 entity,
@@ -220,15 +226,12 @@ class ScheduledSyncService:
     def _pull(
         self,
         config: EntitySyncConfig,
-        held: EntityRun,
         request: PullRequest | None,
+        outcome: _PullOutcome,
         report: EntityRunReport,
         deadline: datetime | None,
-    ) -> _PullOutcome:
+    ) -> None:
         mapping = effective_mapping(config)
-        outcome = _PullOutcome(
-            start=pull_start(held.watermark, request.since if request else None, overlap=self._options.overlap)
-        )
         salesforce = self._client()
         first = salesforce.query_all_page(pull_soql(mapping, since=outcome.start, filters=config.filters))
         rows: Iterable[SalesforceRecord]
@@ -243,7 +246,6 @@ class ScheduledSyncService:
             more = salesforce.query_more(first.next_records_url) if first.next_records_url else iter(())
             rows = chain(first.records, more)
         self._queue_pulled(config.entity, iter(rows), outcome, report, deadline)
-        return outcome
 
     def _queue_pulled(
         self,
