@@ -298,7 +298,8 @@ EXPECTED_DYNAMODB_GRANTS: dict[str, set[DynamoGrant]] = {
     },
     "ExportWorkerFunction": {
         _grant("RecordsTable", None, {"BatchGetItem"}),  # an export never writes a record
-        _grant("SyncStateTable", None, {"BatchGetItem", "GetItem", "PutItem", "Query", "BatchWriteItem"}),
+        # DeleteItem: a hub delete releases the record's link
+        _grant("SyncStateTable", None, {"BatchGetItem", "GetItem", "PutItem", "DeleteItem", "Query", "BatchWriteItem"}),
         _grant("SyncConfigTable", None, {"GetItem"}, {"ENTITY", "BUDGET"}),
         _grant("SyncConfigTable", None, {"UpdateItem"}, {"BUDGET"}),
         _grant("ErrorLogTable", None, {"UpdateItem", "GetItem", "PutItem"}),

@@ -54,8 +54,10 @@ def record_write(record: DynamoDBRecord) -> CommittedWrite | None:
             "entity": image.get("pk"),
             "record_id": image.get("sk"),
             "version": image.get("version"),
-            "written_by": image.get("written_by"),
-            "updated_by": image.get("updated_by"),
+            # A REMOVE shows the item before the delete, so its writer is not the deleter's: every delete asks
+            # for an export, and the export reads who deleted from the record's sync state (deleted_by).
+            "written_by": None if removed else image.get("written_by"),
+            "updated_by": None if removed else image.get("updated_by"),
             "removed": removed,
             "stamp": datetime.fromtimestamp(created, UTC) if created else datetime.now(UTC),
         }

@@ -116,6 +116,12 @@ def test_the_export_path_calls_dynamodb_only_as_its_roles_allow(recorded: tuple[
     engine.drain()
     assert _status(engine, "Account", dead)["status"] == "Error"
 
+    # A hub delete of a linked record: the export releases its link (the entity's hub delete policy: unlink only).
+    answer = engine.api("DELETE", f"/records/Contact/{contact}", headers={"If-Match": '"1"'})
+    assert answer.status == 204, answer.body
+    engine.drain()
+    assert _status(engine, "Contact", contact)["external_ref"] is None
+
     _check("RecordStreamFunction", calls.accesses("RecordStreamFunction"))
     _check("ExportWorkerFunction", calls.accesses("ExportWorkerFunction"))
 

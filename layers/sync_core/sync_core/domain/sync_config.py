@@ -14,13 +14,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from sync_core.domain.cases.salesforce_case import CaseSalesforceSettings
 from sync_core.domain.entities import EntityName
 from sync_core.domain.sync.mapping import EntityMapping
-from sync_core.domain.sync.policy import ConflictPolicy, DeletePolicy, SyncDirection, SyncMode
+from sync_core.domain.sync.policy import ConflictPolicy, DeletePolicy, HubDeletePolicy, SyncDirection, SyncMode
 from sync_core.domain.sync_state import default_export_scenario, default_import_scenario
 
 __all__ = [
     "ConflictPolicy",
     "DeletePolicy",
     "EntitySyncConfig",
+    "HubDeletePolicy",
     "ProcessStatus",
     "Schedule",
     "ScheduleKind",
@@ -88,6 +89,11 @@ class EntitySyncConfig(BaseModel):
     conflict_policy: ConflictPolicy = ConflictPolicy.NEWEST_WINS
     delete_policy: DeletePolicy = Field(
         default=DeletePolicy.UNLINK, description="What a delete in Salesforce does to the hub record"
+    )
+    hub_delete_policy: HubDeletePolicy = Field(
+        default=HubDeletePolicy.UNLINK,
+        description="What a delete in the hub does to the linked Salesforce record (a delete the sync applied from "
+        "Salesforce is never sent back)",
     )
     mapping: EntityMapping | None = Field(default=None, description="None: the entity's default mapping")
     outbound_fields: list[str] | None = Field(

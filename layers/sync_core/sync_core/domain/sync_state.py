@@ -70,6 +70,11 @@ class SyncState(BaseModel):
     open_errors: list[str] = Field(
         default_factory=list, description="Ids of the record's open error log entries: its next success resolves them"
     )
+    deleted_by: str | None = Field(
+        default=None,
+        description="The actor whose write deleted the record, written in the delete's own transaction (a stream "
+        "REMOVE shows only the item before it): a delete the sync applied from Salesforce is never sent back",
+    )
     revision: int = Field(
         default=0, ge=0, description="Counts the writes of this state: each is conditional on the one it read"
     )

@@ -30,6 +30,8 @@ from sync_core.domain.records import HubRecord
 from sync_core.domain.salesforce import DeferralReason, RecordResult, WriteOutcome
 from sync_core.domain.sync.hub_schema import get_path
 from sync_core.domain.sync.mapping import EntityMapping, ReferenceMap
+from sync_core.domain.sync.outbox import SYNC_WRITERS
+from sync_core.domain.sync.policy import HubDeletePolicy
 from sync_core.domain.sync.transitions import Actor, Happened, SyncEvent
 from sync_core.domain.sync.translate import (
     SALESFORCE_ID_FIELD,
@@ -60,6 +62,20 @@ UNRESOLVED = frozenset({ErrorStatus.OPEN, ErrorStatus.RETRYING, ErrorStatus.DEAD
 # A record whose parent is in the same batch waits for it within the run, at most this many passes deep
 # (Account -> Opportunity -> Quote -> lines is four).
 MAX_PASSES = 6
+
+
+# A delete of a record Salesforce no longer has (deleted there too, meanwhile) has nothing left to do.
+GONE_ALREADY = frozenset({"ENTITY_IS_DELETED", "INVALID_CROSS_REFERENCE_KEY", "NOT_FOUND"})
+
+
+def _delete_to_send(state: SyncState) -> bool:
+    """A hub delete to send: deleted by a user, an integration or the system (never the sync's own delete of a
+    record Salesforce deleted), and not yet synchronized."""
+    return (
+        state.operation is SyncOperation.DELETE
+        and state.status is not SyncStatus.SYNCHRONIZED
+        and state.deleted_by not in SYNC_WRITERS
+    )
 
 
 @dataclass
@@ -172,8 +188,9 @@ class SyncExportService:
         """Export the records' current state (see the module's docstring). Raises only for DynamoDB failures
         (RetryableError: the whole batch is retried; exports are state-based, so a retry is harmless)."""
         report = ExportReport()
-        pending = self._load(list(dict.fromkeys(keys)), report)
-        salesforce: SalesforceApi | None = None
+        deletes: list[tuple[RecordKey, SyncState]] = []
+        pending = self._load(list(dict.fromkeys(keys)), report, deletes)
+        salesforce: SalesforceApi | None = self._send_deletes(deletes, report) if deletes else None
         any_deferred = False
         looked_up: set[str] = set()
         for _ in range(MAX_PASSES):
@@ -250,15 +267,89 @@ class SyncExportService:
                 now=now,
             )
 
+    # ------------------------------------------------------------------ hub deletes
+
+    def _send_deletes(
+        self, deletes: Sequence[tuple[RecordKey, SyncState]], report: ExportReport
+    ) -> SalesforceApi | None:
+        """Hub deletes by each entity's hub delete policy: deleted in Salesforce (one sObject Collections delete per
+        object and 200 ids), or only unlinked. Returns the Salesforce client if it built one."""
+        by_object: dict[str, list[tuple[RecordKey, SyncState]]] = {}
+        for key, state in deletes:
+            config = self._configs.get(key.entity)
+            if state.external_ref is None or config.hub_delete_policy is HubDeletePolicy.UNLINK:
+                self._deleted(key, state, report)  # nothing in Salesforce to delete, or only the link goes
+            else:
+                by_object.setdefault(self._configs.mapping(key.entity).salesforce_object, []).append((key, state))
+        if not by_object:
+            return None
+        salesforce = self._salesforce_factory()
+        for sobject, members in by_object.items():
+            outcome = salesforce.delete_many(sobject, [str(state.external_ref) for _, state in members])
+            for result in outcome.results:
+                key, state = members[result.index]
+                failure = result.failure
+                if failure is None or failure.code in GONE_ALREADY:
+                    self._deleted(key, state, report)
+                else:
+                    self._delete_failed(key, state, f"{failure.code}: {failure.message}", failure.retryable, report)
+            if outcome.deferred is not None:
+                for index in outcome.deferred.indexes:
+                    key, state = members[index]
+                    reason = f"Salesforce {outcome.deferred.reason.value}: not sent, retried later"
+                    self._delete_failed(key, state, reason, True, report)
+        return salesforce
+
+    def _deleted(self, key: RecordKey, state: SyncState, report: ExportReport) -> None:
+        """The hub delete reached Salesforce (or had nothing to reach): Synchronized, the link released."""
+        happened = Happened(
+            actor=Actor.EXPORT_RESULT, event=SyncEvent.EXPORT_SUCCEEDED, record_version=state.record_version
+        )
+        write = RecordWrite(
+            key,
+            happened,
+            unlink=state.external_ref,
+            state_changes={"external_ref": None, "synced_version": state.record_version, "open_errors": []},
+        )
+        self._writer.write(write, previous=state)
+        self._resolve_errors(state)
+        report.exported.append(key)
+
+    def _delete_failed(
+        self, key: RecordKey, state: SyncState, message: str, retryable: bool, report: ExportReport
+    ) -> None:
+        event = SyncEvent.EXPORT_FAILED_RETRYABLE if retryable else SyncEvent.EXPORT_FAILED_PERMANENT
+        entry_id = error_id(key.entity, key.record_id, ErrorDirection.TO_SALESFORCE, SyncOperation.DELETE)
+        happened = Happened(actor=Actor.EXPORT_RESULT, event=event, message=message)
+        remembered = {"open_errors": sorted({*state.open_errors, entry_id})}
+        self._writer.write(RecordWrite(key, happened, state_changes=remembered), previous=state)
+        self._errors.record_failure(
+            entity=key.entity,
+            record_id=key.record_id,
+            direction=ErrorDirection.TO_SALESFORCE,
+            operation=SyncOperation.DELETE,
+            code=message.split(":", 1)[0].removeprefix("Salesforce ").strip() or "DELETE_FAILED",
+            message=message,
+            payload={"salesforce_id": state.external_ref},
+            status=ErrorStatus.RETRYING if retryable else ErrorStatus.OPEN,
+            now=self._clock.now(),
+        )
+        (report.failed if retryable else report.errors).append(key)
+
     # ------------------------------------------------------------------ reading
 
-    def _load(self, keys: list[RecordKey], report: ExportReport) -> list[_Item]:
+    def _load(
+        self, keys: list[RecordKey], report: ExportReport, deletes: list[tuple[RecordKey, SyncState]]
+    ) -> list[_Item]:
         items: list[_Item] = []
         for key, stored in self._store.read(keys).items():
             config = self._configs.get(key.entity)
             record, state = stored.record, stored.state
+            if record is None and state is not None and config.exports and _delete_to_send(state):
+                deletes.append((key, state))
+                continue
             if record is None or not config.exports:
-                report.skipped.append(key)  # deletes go to Salesforce by the entity's delete policy (issue 11)
+                report.skipped.append(key)
                 continue
             if state is not None and state.status is SyncStatus.SYNCHRONIZED and state.synced_version == record.version:
                 report.skipped.append(key)

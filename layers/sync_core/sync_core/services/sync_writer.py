@@ -145,6 +145,10 @@ class SyncWriter:
         state = moved.state.model_copy(update={**write.state_changes, "revision": revision + 1})
         if write.link is not None:
             state = state.model_copy(update={"external_ref": write.link})
+        if write.delete_record:
+            state = state.model_copy(update={"deleted_by": actor.value})
+        elif write.record is not None and state.deleted_by is not None:
+            state = state.model_copy(update={"deleted_by": None})  # restored
         stored = StoredWrite(
             state=state,
             expected_revision=previous.revision if previous is not None else None,

@@ -3,7 +3,9 @@
 Every write of a hub record lands on the stream with the writer's actor (`written_by`, an Actor value). A
 write by a user, an integration or the system asks for the record to be exported; the sync's own writes
 (applying a Salesforce change, recording an export's result) never do, so nothing ping-pongs. The export
-itself sends the record's current state, so one request per record and batch is enough.
+itself sends the record's current state, so one request per record and batch is enough. A delete's stream record
+shows the item before the delete, whose writer is not the deleter: record_stream queues every delete, and the export
+reads who deleted from the record's sync state (deleted_by).
 """
 
 from __future__ import annotations

@@ -42,6 +42,14 @@ class DeletePolicy(StrEnum):
     IGNORE = "ignore"
 
 
+class HubDeletePolicy(StrEnum):
+    """What a record deleted in the hub (by a user, an integration or the system) does to its Salesforce record.
+    A delete the sync applied from Salesforce is never sent back."""
+
+    DELETE_IN_SALESFORCE = "delete in Salesforce"
+    UNLINK = "unlink only"  # Salesforce keeps its record; the link is dropped
+
+
 class UnmappedValuePolicy(StrEnum):
     """A picklist value the value map does not name."""
 
