@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from sync_core.domain.entities import EntityName
 from tools.openapi import OPENAPI_PATH, generate, render
 from tools.template_info import REPO, DynamoGrant, api_routes, dynamodb_grants, function_module, template
 
@@ -174,6 +175,8 @@ def _sqs_grants(function: str) -> set[tuple[str, str]]:
         # Pulled changes and pushed records.
         ("ScheduledSyncFunction", {"SyncQueue", "ExportQueue"}),
         ("SalesforceEventsFunction", {"SyncQueue"}),
+        # Processing an entity again: its held changes to the sync queue, its records Modified Locally exported.
+        ("SyncAdminApiFunction", {"SyncQueue", "ExportQueue"}),
     ],
 )
 def test_only_the_export_queues_producers_may_send_to_it_and_nothing_else(function: str, queues: set[str]) -> None:
@@ -315,6 +318,13 @@ EXPECTED_DYNAMODB_GRANTS: dict[str, set[DynamoGrant]] = {
         _grant("SyncStateTable", "by_status", {"Query"}),
         _grant("SyncStateTable", None, {"BatchGetItem"}),
     },
+    # Sync administration (tests/integration/test_least_privilege.py): configurations and their versions (saved
+    # in one transaction), runs, the records by sync status (keys only), and the changes held while stopped.
+    "SyncAdminApiFunction": {
+        _grant("SyncConfigTable", None, {"GetItem", "Query", "PutItem"}, {"ENTITY", "CONFIG_VERSION", "RUN"}),
+        _grant("SyncStateTable", "by_status", {"Query"}),
+        _grant("SyncStateTable", None, {"Query", "BatchWriteItem"}, {f"HELD#{entity.value}" for entity in EntityName}),
+    },
     # Real time from Salesforce (tests/integration/test_salesforce_webhook.py and test_salesforce_events.py): the
     # entity's configuration; the change-event consumer also counts its Salesforce reads and records pull requests.
     "SalesforceWebhookFunction": {_grant("SyncConfigTable", None, {"GetItem"}, {"ENTITY"})},
@@ -324,8 +334,9 @@ EXPECTED_DYNAMODB_GRANTS: dict[str, set[DynamoGrant]] = {
         _grant("SyncStateTable", None, {"UpdateItem"}, {"PULL_REQUEST"}),
     },
 }
-# Batches of named keys: only the engine's workers need them.
-BATCH_USERS = {"SyncWorkerFunction", "ExportWorkerFunction", "ScheduledSyncFunction"}
+# Batches of named keys: only the engine's workers need them, and sync administration to remove held changes
+# once they are back on the sync queue.
+BATCH_USERS = {"SyncWorkerFunction", "ExportWorkerFunction", "ScheduledSyncFunction", "SyncAdminApiFunction"}
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))

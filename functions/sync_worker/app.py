@@ -49,6 +49,7 @@ OUTCOME_METRICS: dict[Applied, tuple[str, ...]] = {
     Applied.STALE: (_SKIPPED,),
     Applied.SKIPPED: (_SKIPPED,),
     Applied.PARKED: ("ChangesParked",),
+    Applied.HELD: ("ChangesHeld",),
     Applied.ECHO: (_ECHOED,),
     Applied.CONFLICT_SALESFORCE_WON: (_CONFLICTED, _APPLIED),
     Applied.CONFLICT_HUB_KEPT: (_CONFLICTED,),

@@ -43,6 +43,9 @@ def local_stack() -> Iterator[RunningLocalStack]:
     ports = {name: free_port() for name in ("HUB_MOTO_PORT", "HUB_GATEWAY_PORT", "HUB_EMULATOR_PORT")}
     environment = {**os.environ, **{name: str(port) for name, port in ports.items()}, "PYTHONUNBUFFERED": "1"}
     environment.setdefault("HUB_EMULATOR", "1")
+    # Workers read an entity's sync configuration at every change (deployed: at most a minute old), so a test
+    # that stops an entity or saves a configuration sees it take effect at once and leaves no stale one behind.
+    environment.setdefault("SYNC_CONFIG_CACHE_SECONDS", "0")
     for name in ("AWS_ENDPOINT_URL", "RECORDS_TABLE", "SYNC_QUEUE_URL"):  # the stack sets its own
         environment.pop(name, None)
     process = subprocess.Popen(

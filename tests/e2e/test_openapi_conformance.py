@@ -12,11 +12,14 @@ pytest-xdist reduces to one item that cannot fail) and reports every operation t
 from __future__ import annotations
 
 import os
+from typing import Any
 
+import requests
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 
+from sync_core.domain.entities import EntityName
 from tests.e2e.conftest import RunningLocalStack
 from tools.template_info import REPO
 
@@ -74,18 +77,45 @@ def _check(operation: schemathesis.APIOperation, mode: schemathesis.GenerationMo
     answers_as_documented()
 
 
+def _sync_configurations(api_url: str) -> dict[str, dict[str, Any]]:
+    return {
+        entity.value: requests.get(f"{api_url}/sync/entities/{entity.value}/config", headers=CALLER, timeout=30).json()
+        for entity in EntityName
+    }
+
+
+def _restore_sync_configurations(api_url: str, saved: dict[str, dict[str, Any]]) -> None:
+    """The fuzzing stops entities and saves generated configurations: the stack, shared by the session's other
+    tests, gets back the configurations and process statuses it had."""
+    for entity, config in saved.items():
+        url = f"{api_url}/sync/entities/{entity}/config"
+        etag = requests.get(url, headers=CALLER, timeout=30).headers["ETag"]
+        body = {key: value for key, value in config.items() if key not in ("status", "watermark")}
+        answer = requests.put(url, json=body, headers={**CALLER, "If-Match": etag}, timeout=30)
+        assert answer.status_code == 200, answer.text
+        action = "process" if config["status"] == "Active" else "stop"
+        answer = requests.post(
+            f"{api_url}/sync/entities/{action}", json={"entities": [entity]}, headers=CALLER, timeout=60
+        )
+        assert answer.status_code == 200, answer.text
+
+
 def test_every_operation_answers_as_documented(local_stack: RunningLocalStack) -> None:
     operations = [result.ok() for result in SCHEMA.get_all_operations()]
     assert len(operations) > 50, "docs/openapi.json lost its operations"
     failures: list[str] = []
-    for operation in operations:
-        for mode in schemathesis.GenerationMode:
-            try:
-                _check(operation, mode, local_stack.api_url)
-            except Unsatisfiable:
-                # Nothing of the operation can violate its schema (no parameters, no body): no negative case.
-                assert mode is schemathesis.GenerationMode.NEGATIVE, operation.label
-            except Exception as exc:  # every failing operation is reported, not only the first
-                failures.append(f"{operation.label} ({mode.value}):\n{exc}")
+    saved = _sync_configurations(local_stack.api_url)
+    try:
+        for operation in operations:
+            for mode in schemathesis.GenerationMode:
+                try:
+                    _check(operation, mode, local_stack.api_url)
+                except Unsatisfiable:
+                    # Nothing of the operation can violate its schema (no parameters, no body): no negative case.
+                    assert mode is schemathesis.GenerationMode.NEGATIVE, operation.label
+                except Exception as exc:  # every failing operation is reported, not only the first
+                    failures.append(f"{operation.label} ({mode.value}):\n{exc}")
+    finally:
+        _restore_sync_configurations(local_stack.api_url, saved)
     print(f"schemathesis: {len(operations)} operations x {len(schemathesis.GenerationMode)} modes")
     assert not failures, f"{len(failures)} operations answer other than documented:\n\n" + "\n\n".join(failures)

@@ -40,6 +40,7 @@ NOT_EXERCISED: dict[str, set[tuple[str, str | None, str]]] = {
     # write starts (validation), except a create that loses its number to concurrent creates three times.
     "RecordsApiFunction": {_IDEMPOTENCY_READ, ("IdempotencyTable", None, "DeleteItem")},
     "CasesApiFunction": {_IDEMPOTENCY_READ},
+    "SyncAdminApiFunction": set(),
 }
 
 
@@ -59,9 +60,15 @@ class DynamoCallRecorder:
         elif operation == "TransactGetItems":
             for item in params["TransactItems"]:
                 self._add(item["Get"]["TableName"], None, "GetItem", item["Get"]["Key"])
-        elif operation in ("BatchGetItem", "BatchWriteItem"):
-            for table in params["RequestItems"]:
-                self._add(table, None, operation, None)
+        elif operation == "BatchGetItem":
+            for table, request in params["RequestItems"].items():
+                for key in request["Keys"]:
+                    self._add(table, None, operation, key)
+        elif operation == "BatchWriteItem":
+            for table, requests in params["RequestItems"].items():
+                for request in requests:
+                    kind, body = next(iter(request.items()))
+                    self._add(table, None, operation, body.get("Key") or body.get("Item"))
         elif operation in ("Query", "Scan"):
             self._add(params["TableName"], params.get("IndexName"), operation, self._queried_key(params))
         else:
@@ -151,9 +158,14 @@ def recorder() -> Iterator[DynamoCallRecorder]:
     with hub_aws_environment() as environment:
         from functions.cases_api import app as cases_app
         from functions.records_api import app as records_app
+        from functions.sync_admin_api import app as admin_app
         from sync_core.adapters.aws import dynamodb_client
 
-        services = (cases_app._services, records_app._service)  # built once per container: rebuild here
+        services = (
+            cases_app._services,
+            records_app._service,
+            admin_app._service,
+        )  # built once per container: rebuild here
         for built in services:
             built.cache_clear()
         calls = DynamoCallRecorder(_physical_tables(environment))
@@ -243,3 +255,42 @@ def test_the_cases_api_calls_dynamodb_only_as_its_role_allows(recorder: DynamoCa
     cases("GET", f"/cases/{case_id}/contract-usage", 200)
     cases("GET", f"/cases/{other}/invoice", 200)
     _check("CasesApiFunction", cases, recorder.accesses)
+
+
+def test_the_sync_admin_api_calls_dynamodb_only_as_its_role_allows(recorder: DynamoCallRecorder) -> None:
+    from datetime import UTC, datetime
+
+    from functions.records_api import app as records_app
+    from functions.sync_admin_api import app
+    from sync_core.adapters.aws import dynamodb_client
+    from sync_core.adapters.dynamodb.sync_admin import DynamoHeldChanges
+    from sync_core.config import get_settings
+    from sync_core.domain.entities import EntityName
+    from sync_core.domain.sync.changes import Change, ChangeDirection, ChangeSource
+
+    Api("RecordsApiFunction", records_app.lambda_handler)("POST", "/records/Account", 201, body={"name": "A"})
+    held = Change(
+        direction=ChangeDirection.FROM_SALESFORCE,
+        entity=EntityName.ACCOUNT,
+        salesforce_id="001000000000001AAA",
+        source=ChangeSource.CHANGE_EVENT,
+        change_id="held-1",
+        stamp=datetime.now(UTC),
+    )
+    DynamoHeldChanges(dynamodb_client(), sync_state_table=str(get_settings().sync_state_table)).hold(
+        [held], reason="stopped", now=datetime.now(UTC)
+    )
+    recorder.accesses.clear()  # from here on, only the sync administration API
+    admin = Api("SyncAdminApiFunction", app.lambda_handler)
+    admin("GET", "/sync/entities", 200)
+    admin("POST", "/sync/entities/stop", 200, body={"entities": ["Account"]})
+    admin("POST", "/sync/entities/stop-all", 200)
+    admin("POST", "/sync/entities/process", 200, body={"entities": ["Account"]})  # releases the held change
+    admin("POST", "/sync/entities/process-all", 200)
+    config = admin("GET", "/sync/entities/Account/config", 200)
+    admin(
+        "PUT", "/sync/entities/Account/config", 200, body={**config, "create_only": True}, headers={"If-Match": '"2"'}
+    )
+    admin("PUT", "/sync/entities/Account/config", 412, body=config, headers={"If-Match": '"2"'})
+    admin("GET", "/sync/entities/Account/config/versions", 200)
+    _check("SyncAdminApiFunction", admin, recorder.accesses)

@@ -22,6 +22,12 @@ ADMIN_ROUTES = {
     "PUT /cases/settings/workgroups/{workgroup_id}",
     "PUT /cases/settings/contracts/{contract_id}",
     "PUT /cases/settings/assignment-rules",
+    # Sync administration: every write (tests/integration/test_sync_admin_api.py checks each one's 403).
+    "POST /sync/entities/process",
+    "POST /sync/entities/process-all",
+    "POST /sync/entities/stop",
+    "POST /sync/entities/stop-all",
+    "PUT /sync/entities/{entity}/config",
 }
 
 

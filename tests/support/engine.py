@@ -83,6 +83,21 @@ class Engine:
         propagate, as a failed asynchronous invocation that Lambda retries)."""
         return self.functions["SalesforceEventsFunction"].invoke(event)
 
+    def admin(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        user: str = "admin",
+        roles: tuple[str, ...] = ("administrator",),
+        **kwargs: Any,
+    ) -> ApiAnswer:
+        """A sync administration request (an administrator unless `roles` says otherwise)."""
+        handler: Handler = self.functions["SyncAdminApiFunction"].handler()  # type: ignore[assignment]
+        event = http_event(method, path, route_key="ANY /sync/{proxy+}", body=body, user=user, roles=roles, **kwargs)
+        return call(handler, event)
+
     def put_inbound(self, *changes: Change) -> None:
         """Inbound changes on the FIFO sync queue, through the queue adapter the producers use."""
         refused = SqsChangeQueue(self.sqs, queue_url=self.environment["SYNC_QUEUE_URL"], fifo=True).send(changes)
@@ -212,6 +227,7 @@ def running_engine(**emulator_options: Any) -> Iterator[Engine]:
                     "CasesApiFunction",
                     "ScheduledSyncFunction",
                     "SalesforceEventsFunction",
+                    "SyncAdminApiFunction",
                 )
             }
             _reset_handler_caches(functions)

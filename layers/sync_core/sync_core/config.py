@@ -33,6 +33,8 @@ class Settings(BaseModel):
     export_queue_url: str | None = Field(default=None, alias="EXPORT_QUEUE_URL")
     # A queue's maxReceiveCount (template.yaml): a worker failing a message's last receive marks it dead.
     max_receive_count: int = Field(default=5, ge=1, alias="MAX_RECEIVE_COUNT")
+    # How long a worker keeps an entity's sync configuration before reading it again (services.sync_config).
+    sync_config_cache_seconds: int = Field(default=60, ge=0, le=3600, alias="SYNC_CONFIG_CACHE_SECONDS")
     # Salesforce connection (used only by functions that call Salesforce).
     salesforce_secret_arn: str | None = Field(default=None, alias="SALESFORCE_SECRET_ARN")
     allowed_org_ids: tuple[str, ...] = Field(default=(), alias="ALLOWED_ORG_IDS")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sync_core.adapters.aws import dynamodb_client
 from sync_core.adapters.clock import SystemClock
 from sync_core.adapters.dynamodb.case_activities import DynamoCaseActivityStore
@@ -11,6 +13,7 @@ from sync_core.adapters.dynamodb.error_log import DynamoErrorLog
 from sync_core.adapters.dynamodb.record_queries import DynamoRecordFinder
 from sync_core.adapters.dynamodb.records import DynamoRecordStore, DynamoSequenceStore, DynamoSyncStateStore
 from sync_core.adapters.dynamodb.sync import DynamoLinkStore, DynamoParkedWork, DynamoSyncStore
+from sync_core.adapters.dynamodb.sync_admin import DynamoHeldChanges, DynamoSyncRunLog, DynamoSyncStatusIndex
 from sync_core.adapters.outbox_factory import build_export_queue, build_import_queue
 from sync_core.config import Settings
 from sync_core.services.cases import CaseServices, case_services
@@ -19,6 +22,7 @@ from sync_core.services.cases.references import CaseReferenceLoader
 from sync_core.services.cases.salesforce import CaseSalesforceHook
 from sync_core.services.cases.workflow import CaseWorkflowService
 from sync_core.services.records import RecordsService
+from sync_core.services.sync_admin import SyncAdminService
 from sync_core.services.sync_config import SyncConfigCache
 from sync_core.services.sync_import import SyncImportService
 from sync_core.services.sync_writer import SyncWriter
@@ -98,7 +102,9 @@ def sync_parts(settings: Settings) -> tuple[SyncWriter, SyncConfigCache, DynamoE
     sequences = DynamoSequenceStore(client, sync_config_table=settings.require("SYNC_CONFIG_TABLE"))
     clock = SystemClock()
     configs = SyncConfigCache(
-        DynamoSyncConfigStore(client, sync_config_table=settings.require("SYNC_CONFIG_TABLE")), clock
+        DynamoSyncConfigStore(client, sync_config_table=settings.require("SYNC_CONFIG_TABLE")),
+        clock,
+        max_age=timedelta(seconds=settings.sync_config_cache_seconds),
     )
     store = DynamoSyncStore(
         client,
@@ -148,6 +154,27 @@ def build_import_service(settings: Settings) -> SyncImportService:
         error_log=error_log,
         clock=SystemClock(),
         parked=DynamoParkedWork(dynamodb_client(), sync_state_table=settings.require("SYNC_STATE_TABLE")),
+        held=DynamoHeldChanges(dynamodb_client(), sync_state_table=settings.require("SYNC_STATE_TABLE")),
         sync_queue=build_import_queue(settings),
         export_queue=build_export_queue(settings),
+    )
+
+
+# Sync administration reads and saves configurations, counts and lists records by sync status, and releases held
+# changes and exports to the two queues (it never calls Salesforce).
+SYNC_ADMIN_SETTINGS = ("SYNC_STATE_TABLE", "SYNC_CONFIG_TABLE", "SYNC_QUEUE_URL", "EXPORT_QUEUE_URL")
+
+
+def build_sync_admin_service(settings: Settings) -> SyncAdminService:
+    client = dynamodb_client()
+    state_table = settings.require("SYNC_STATE_TABLE")
+    config_table = settings.require("SYNC_CONFIG_TABLE")
+    return SyncAdminService(
+        configs=DynamoSyncConfigStore(client, sync_config_table=config_table),
+        statuses=DynamoSyncStatusIndex(client, sync_state_table=state_table),
+        held=DynamoHeldChanges(client, sync_state_table=state_table),
+        runs=DynamoSyncRunLog(client, sync_config_table=config_table),
+        sync_queue=build_import_queue(settings),
+        export_queue=build_export_queue(settings),
+        clock=SystemClock(),
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sync_core.adapters.aws import dynamodb_client, secretsmanager_client
 from sync_core.adapters.clock import SystemClock
 from sync_core.adapters.dynamodb.config import DynamoSyncConfigStore
@@ -17,7 +19,7 @@ WEBHOOK_SETTINGS = ("SYNC_CONFIG_TABLE", "SYNC_QUEUE_URL", "WEBHOOK_TOKEN_SECRET
 
 def build_sync_configs(settings: Settings) -> SyncConfigCache:
     store = DynamoSyncConfigStore(dynamodb_client(), sync_config_table=settings.require("SYNC_CONFIG_TABLE"))
-    return SyncConfigCache(store, SystemClock())
+    return SyncConfigCache(store, SystemClock(), max_age=timedelta(seconds=settings.sync_config_cache_seconds))
 
 
 def build_webhook_service(settings: Settings) -> OutboundMessageService:

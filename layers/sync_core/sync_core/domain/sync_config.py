@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -122,6 +121,10 @@ class EntitySyncConfig(BaseModel):
         "(SCHEDULE/<entity>), where a saved configuration cannot overwrite it",
     )
     updated_at: datetime | None = None
+    version: int = Field(
+        default=0, ge=0, description="Counts the saved versions (sync administration); 0: never saved there"
+    )
+    updated_by: str | None = Field(default=None, description="Who saved this version")
 
     @field_validator("outbound_fields")
     @classmethod
@@ -137,15 +140,15 @@ class EntitySyncConfig(BaseModel):
             seen.add(name.lower())
         return value
 
-    @model_validator(mode="before")
-    @classmethod
-    def _entity_defaults(cls, data: Any) -> Any:
-        if isinstance(data, dict) and data.get("entity") in {entity.value for entity in EXPORT_ONLY_ENTITIES}:
-            data = {"status": ProcessStatus.STOPPED, "direction": SyncDirection.TO_SALESFORCE, **data}
-        return data
-
     @model_validator(mode="after")
     def _default_scenarios(self) -> EntitySyncConfig:
+        # An "after" validator, not a "before" one: those make pydantic validate JSON as Python, which refuses
+        # ISO datetimes in strict mode (the API checks bodies strictly).
+        if self.entity in EXPORT_ONLY_ENTITIES:
+            if "status" not in self.model_fields_set:
+                self.status = ProcessStatus.STOPPED
+            if "direction" not in self.model_fields_set:
+                self.direction = SyncDirection.TO_SALESFORCE
         if not self.import_scenario:
             self.import_scenario = default_import_scenario(self.entity)
         if not self.export_scenario:
@@ -165,3 +168,13 @@ class EntitySyncConfig(BaseModel):
     @property
     def imports(self) -> bool:
         return self.status is ProcessStatus.ACTIVE and self.import_enabled and self.direction.imports
+
+    @property
+    def holds_imports(self) -> bool:
+        """Stopped, but it imports when processed: changes arriving meanwhile are held, not dropped."""
+        return self.status is ProcessStatus.STOPPED and self.import_enabled and self.direction.imports
+
+    @property
+    def holds_exports(self) -> bool:
+        """Stopped, but it exports when processed: hub writes meanwhile stay Modified Locally until then."""
+        return self.status is ProcessStatus.STOPPED and self.export_enabled and self.direction.exports

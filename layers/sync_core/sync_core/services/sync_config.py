@@ -1,7 +1,9 @@
 """The sync configuration as the engine reads it: per entity, cached for a minute per container.
 
 The engine applies every change with its entity's policies and mapping; reading them from DynamoDB for each
-change would cost a request per change. A saved configuration takes effect within CACHE_SECONDS.
+change would cost a request per change. A saved configuration takes effect within CACHE_SECONDS (the setting
+SYNC_CONFIG_CACHE_SECONDS), a stop too; a stopped entity's configuration is never taken from the cache, so
+processing it again takes effect at once (its held changes and exports, queued again, find it active).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from sync_core.domain.entities import EntityName
 from sync_core.domain.sync.config import effective_mapping
 from sync_core.domain.sync.defaults import salesforce_object_of
 from sync_core.domain.sync.mapping import EntityMapping
-from sync_core.domain.sync_config import EntitySyncConfig
+from sync_core.domain.sync_config import EntitySyncConfig, ProcessStatus
 from sync_core.ports.stores import Clock, SyncConfigStore
 
 CACHE_SECONDS = 60
@@ -47,7 +49,7 @@ class SyncConfigCache:
     def _entry(self, entity: EntityName) -> tuple[EntitySyncConfig, EntityMapping]:
         now = self._clock.now()
         held = self._held.get(entity)
-        if held is None or now - held[0] > self._max_age:
+        if held is None or now - held[0] > self._max_age or held[1].status is ProcessStatus.STOPPED:
             config = self._store.get(entity)
             held = (now, config, effective_mapping(config))
             self._held[entity] = held

@@ -49,6 +49,7 @@ from sync_core.errors import (
 from sync_core.ports.queues import ExportQueue, ImportQueue
 from sync_core.ports.stores import Clock, ErrorLog, SequenceStore
 from sync_core.ports.sync import LinkLookup, LinkStore, ParkedChange, ParkedExport, ParkedWork, RecordKey, SyncStore
+from sync_core.ports.sync_admin import HeldChanges
 from sync_core.services.cases.salesforce import CaseSalesforceHook
 from sync_core.services.sync_config import SyncConfigCache
 from sync_core.services.sync_writer import RecordWrite, SyncWriter, user_write
@@ -74,6 +75,7 @@ class Applied(StrEnum):
     UNLINKED = "unlinked"
     SKIPPED = "skipped"
     PARKED = "parked"  # waits in DynamoDB for a Salesforce record to be linked (its parent, or itself)
+    HELD = "held"  # the entity is stopped: kept in DynamoDB until it is processed again
     FAILED = "failed"  # a permanent failure: the record is in Error and the error log
 
     @property
@@ -94,6 +96,8 @@ class Applied(StrEnum):
             return "ChangesSkipped"
         if self is Applied.PARKED:
             return "ChangesParked"
+        if self is Applied.HELD:
+            return "ChangesHeld"
         return "ChangesApplied"
 
 
@@ -120,6 +124,7 @@ class SyncImportService:
         error_log: ErrorLog,
         clock: Clock,
         parked: ParkedWork,
+        held: HeldChanges,
         sync_queue: ImportQueue,
         export_queue: ExportQueue,
         case_hook: CaseSalesforceHook | None = None,
@@ -132,6 +137,7 @@ class SyncImportService:
         self._errors = error_log
         self._clock = clock
         self._parked = parked
+        self._held = held
         self._sync_queue = sync_queue
         self._export_queue = export_queue
         # The case workflow's hook: a case's status change from Salesforce runs as the action it means. Without
@@ -144,6 +150,12 @@ class SyncImportService:
         if change.direction is not ChangeDirection.FROM_SALESFORCE or change.salesforce_id is None:
             raise PermanentError("only a change from Salesforce is imported", code="NOT_AN_IMPORT")
         config = self._configs.get(change.entity)
+        if config.holds_imports:
+            # Stopped: nothing is applied, nothing is lost; processing the entity queues it again.
+            self._held.hold([change], reason="the entity is stopped", now=self._clock.now())
+            return ImportResult(
+                Applied.HELD, change.entity, change.salesforce_id, message="the entity is stopped: change held"
+            )
         if not config.imports:
             return ImportResult(
                 Applied.SKIPPED, change.entity, change.salesforce_id, message="the entity does not import"
