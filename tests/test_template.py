@@ -175,8 +175,6 @@ def _sqs_grants(function: str) -> set[tuple[str, str]]:
         # Pulled changes and pushed records.
         ("ScheduledSyncFunction", {"SyncQueue", "ExportQueue"}),
         ("SalesforceEventsFunction", {"SyncQueue"}),
-        # Processing an entity again: its held changes to the sync queue, its records Modified Locally exported.
-        ("SyncAdminApiFunction", {"SyncQueue", "ExportQueue"}),
     ],
 )
 def test_only_the_export_queues_producers_may_send_to_it_and_nothing_else(function: str, queues: set[str]) -> None:
@@ -212,6 +210,23 @@ def test_change_events_come_from_the_event_relay_bus_with_retries_and_a_failure_
         "Fn::GetAtt": ["SalesforceEventsFunctionChangeEvents", "Arn"]
     }
     assert RESOURCES["ChangeEventFailureQueue"]["Properties"]["MessageRetentionPeriod"] == 1209600
+
+
+def test_sync_administration_sends_to_the_work_queues_and_reads_only_their_dead_letter_queues() -> None:
+    # Processing an entity (held changes, records Modified Locally) and retries send work; a replay moves dead
+    # letters back: it receives, deletes once re-sent, and releases what it leaves.
+    sends = {("sqs:SendMessage", json.dumps({"Fn::GetAtt": [queue, "Arn"]})) for queue in ("SyncQueue", "ExportQueue")}
+    replays = {
+        (action, json.dumps({"Fn::GetAtt": [queue, "Arn"]}))
+        for action in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility")
+        for queue in ("SyncDeadLetterQueue", "ExportDeadLetterQueue")
+    }
+    assert _sqs_grants("SyncAdminApiFunction") == sends | replays
+    variables = FUNCTIONS["SyncAdminApiFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables == {
+        "SYNC_DEAD_LETTER_QUEUE_URL": {"Ref": "SyncDeadLetterQueue"},
+        "EXPORT_DEAD_LETTER_QUEUE_URL": {"Ref": "ExportDeadLetterQueue"},
+    }
 
 
 def test_every_sqs_mapping_reports_batch_item_failures() -> None:
@@ -324,6 +339,9 @@ EXPECTED_DYNAMODB_GRANTS: dict[str, set[DynamoGrant]] = {
         _grant("SyncConfigTable", None, {"GetItem", "Query", "PutItem"}, {"ENTITY", "CONFIG_VERSION", "RUN"}),
         _grant("SyncStateTable", "by_status", {"Query"}),
         _grant("SyncStateTable", None, {"Query", "BatchWriteItem"}, {f"HELD#{entity.value}" for entity in EntityName}),
+        # The error log: entries read and saved (retry, resolve), found by status.
+        _grant("ErrorLogTable", None, {"GetItem", "PutItem"}),
+        _grant("ErrorLogTable", "by_status", {"Query"}),
     },
     # Real time from Salesforce (tests/integration/test_salesforce_webhook.py and test_salesforce_events.py): the
     # entity's configuration; the change-event consumer also counts its Salesforce reads and records pull requests.

@@ -1,6 +1,8 @@
 """Sync administration on the local stack, as `make run` starts it: stopping an entity holds both directions and
 processing it sends what waited, nothing lost; a configuration with a mistake is refused with its path and a
-valid one changes what the next sync does; a caller without the administrator role gets 403 on every write."""
+valid one changes what the next sync does; an error retried after fixing the data clears; a caller without the
+administrator role gets 403 on every write. (A dead-letter replay is tested in-process,
+tests/integration/test_sync_errors_api.py: dead-lettering takes five visibility timeouts on the stack.)"""
 
 from __future__ import annotations
 
@@ -138,6 +140,11 @@ def test_a_configuration_mistake_is_refused_with_its_path_and_a_valid_one_change
         ("POST", "/sync/entities/stop", {"entities": ["Account"]}),
         ("POST", "/sync/entities/stop-all", None),
         ("PUT", "/sync/entities/Account/config", {"entity": "Account"}),
+        ("POST", "/sync/errors/bm9wZSNub3BlI25vcGUjbm9wZQ/retry", {}),
+        ("POST", "/sync/errors/bm9wZSNub3BlI25vcGUjbm9wZQ/resolve", {}),
+        ("POST", "/sync/errors/retry", {"refs": ["x"]}),
+        ("POST", "/sync/errors/resolve", {"refs": ["x"]}),
+        ("POST", "/sync/dlq/replay", {"queue": "export"}),
     ],
 )
 def test_a_caller_without_the_administrator_role_gets_403_on_every_write(
@@ -153,3 +160,36 @@ def test_a_caller_without_the_administrator_role_gets_403_on_every_write(
     assert answer.status_code == 403, answer.text
     assert answer.json()["required_roles"] == ["administrator"]
     assert _row(local_stack, "Account")["process_status"] in ("Active", "Error")
+
+
+def test_an_export_error_retried_after_fixing_the_data_clears(local_stack: RunningLocalStack) -> None:
+    _wait(local_stack, lambda: _queues_idle(local_stack), "queues idle")
+    # The org's validation rule refuses the account once; the administrator fixes it in the org, then retries.
+    rule = {
+        "scope": "record",
+        "kind": "collections",
+        "status": 400,
+        "error_code": "FIELD_CUSTOM_VALIDATION_EXCEPTION",
+        "message": "Accounts need a region",
+        "count": 1,
+    }
+    _emulator(local_stack, "/faults", "POST", rule)
+    account = _api(local_stack, "POST", "/records/Account", {"name": f"Retry {uuid.uuid4().hex[:8]}"}).json()["id"]
+    _wait(
+        local_stack,
+        lambda: _api(local_stack, "GET", f"/records/Account/{account}/sync-status").json()["status"] == "Error",
+        "the refused export",
+    )
+    query = {"entity": "Account", "direction": "to Salesforce", "code": "FIELD_CUSTOM_VALIDATION_EXCEPTION"}
+    listed = requests.get(f"{local_stack.api_url}/sync/errors", params=query, headers=ADMIN, timeout=30).json()
+    [entry] = [item for item in listed["items"] if item["record_id"] == account]
+
+    retried = _admin(local_stack, "POST", f"/sync/errors/{entry['ref']}/retry", {})
+    assert retried.status_code == 200, retried.text
+
+    _synchronized(local_stack, "Account", account)
+    _wait(
+        local_stack,
+        lambda: _admin(local_stack, "GET", f"/sync/errors/{entry['ref']}").json()["status"] == "resolved",
+        "the entry resolved",
+    )

@@ -135,6 +135,8 @@ def _pattern(path: str) -> re.Pattern[str]:
 def _documented(path: str) -> str:
     """The OpenAPI path a request path matches, an entity's records paths as /records/{entity}/..."""
     path = re.sub(r"^/records/\w+", "/records/{entity}", path)
+    if any(documented[1] == path for documented in _documented_operations()):
+        return path  # a literal path before one with a variable, as routes match
     for documented in _documented_operations():
         if re.fullmatch(re.sub(r"\{\w+\}", "[^/]+", documented[1]), path):
             return documented[1]
@@ -280,6 +282,39 @@ def test_the_sync_admin_api_calls_dynamodb_only_as_its_role_allows(recorder: Dyn
     DynamoHeldChanges(dynamodb_client(), sync_state_table=str(get_settings().sync_state_table)).hold(
         [held], reason="stopped", now=datetime.now(UTC)
     )
+    from sync_core.adapters.dynamodb.error_log import DynamoErrorLog
+    from sync_core.domain.error_log import ErrorDirection, ErrorStatus, error_id, error_ref
+    from sync_core.domain.sync_state import SyncOperation
+
+    log = DynamoErrorLog(dynamodb_client(), error_log_table=str(get_settings().error_log_table))
+    for record_id in ("ACC-1", "ACC-2"):
+        log.record_failure(
+            entity=EntityName.ACCOUNT,
+            record_id=record_id,
+            direction=ErrorDirection.TO_SALESFORCE,
+            operation=SyncOperation.INSERT,
+            code="FIELD_CUSTOM_VALIDATION_EXCEPTION",
+            message="Accounts need a region",
+            payload={"Name": "A"},
+            status=ErrorStatus.OPEN,
+            now=datetime.now(UTC),
+        )
+    log.record_failure(
+        entity=EntityName.ACCOUNT,
+        record_id="ACC-3",
+        direction=ErrorDirection.FROM_SALESFORCE,
+        operation=SyncOperation.UPDATE,
+        code="CONFLICT",
+        message="changed on both sides",
+        payload={"hub": {"phone": "1"}, "salesforce": {"Phone": "2"}, "change": held.model_dump(mode="json")},
+        status=ErrorStatus.OPEN,
+        now=datetime.now(UTC),
+    )
+    conflict = error_ref(error_id(EntityName.ACCOUNT, "ACC-3", ErrorDirection.FROM_SALESFORCE, SyncOperation.UPDATE))
+    first, second = (
+        error_ref(error_id(EntityName.ACCOUNT, record_id, ErrorDirection.TO_SALESFORCE, SyncOperation.INSERT))
+        for record_id in ("ACC-1", "ACC-2")
+    )
     recorder.accesses.clear()  # from here on, only the sync administration API
     admin = Api("SyncAdminApiFunction", app.lambda_handler)
     admin("GET", "/sync/entities", 200)
@@ -293,4 +328,12 @@ def test_the_sync_admin_api_calls_dynamodb_only_as_its_role_allows(recorder: Dyn
     )
     admin("PUT", "/sync/entities/Account/config", 412, body=config, headers={"If-Match": '"2"'})
     admin("GET", "/sync/entities/Account/config/versions", 200)
+    admin("GET", "/sync/errors", 200, query={"entity": "Account", "since": "2000-01-01T00:00:00Z"})
+    admin("GET", f"/sync/errors/{first}", 200)
+    admin("POST", f"/sync/errors/{first}/retry", 200, body={})
+    admin("POST", f"/sync/errors/{first}/resolve", 200, body={"note": "done"})
+    admin("POST", "/sync/errors/retry", 200, body={"refs": [second]})
+    admin("POST", "/sync/errors/resolve", 200, body={"refs": [second]})
+    admin("POST", "/sync/dlq/replay", 200, body={"queue": "export"})
+    admin("POST", f"/sync/errors/{conflict}/resolve-conflict", 200, body={"choose": "hub"})
     _check("SyncAdminApiFunction", admin, recorder.accesses)

@@ -28,6 +28,12 @@ ADMIN_ROUTES = {
     "POST /sync/entities/stop",
     "POST /sync/entities/stop-all",
     "PUT /sync/entities/{entity}/config",
+    "POST /sync/errors/{ref}/retry",
+    "POST /sync/errors/{ref}/resolve",
+    "POST /sync/errors/{ref}/resolve-conflict",
+    "POST /sync/errors/retry",
+    "POST /sync/errors/resolve",
+    "POST /sync/dlq/replay",
 }
 
 

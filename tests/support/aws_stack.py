@@ -21,13 +21,16 @@ RESOURCE_VARIABLES = ("_TABLE", "_QUEUE_URL")
 @contextmanager
 def hub_aws_environment(stack_name: str = "sync-hub-test") -> Iterator[dict[str, str]]:
     """Start moto, create the template's stateful resources, and export the tables' and queues' names
-    exactly as the template's Globals hand them to the functions."""
+    exactly as the template's Globals (and a function's own environment) hand them to the functions."""
     doc = template()
     with mock_aws():
         session = boto3.Session(region_name="us-east-1")
         physical = create_stateful_resources(session, stack_name, doc)
         context = StackContext(doc, session, stack_name, physical)
-        variables = doc["Globals"]["Function"]["Environment"]["Variables"]
+        variables = dict(doc["Globals"]["Function"]["Environment"]["Variables"])
+        for resource in doc["Resources"].values():  # a function's own queues (sync administration's DLQs)
+            if resource["Type"] == "AWS::Serverless::Function":
+                variables |= resource["Properties"].get("Environment", {}).get("Variables", {})
         environment = {
             name: value for name, value in context.environment(variables).items() if name.endswith(RESOURCE_VARIABLES)
         }

@@ -31,6 +31,9 @@ class Settings(BaseModel):
     idempotency_table: str | None = Field(default=None, alias="IDEMPOTENCY_TABLE")
     sync_queue_url: str | None = Field(default=None, alias="SYNC_QUEUE_URL")
     export_queue_url: str | None = Field(default=None, alias="EXPORT_QUEUE_URL")
+    # The work queues' dead-letter queues (sync administration replays them).
+    sync_dead_letter_queue_url: str | None = Field(default=None, alias="SYNC_DEAD_LETTER_QUEUE_URL")
+    export_dead_letter_queue_url: str | None = Field(default=None, alias="EXPORT_DEAD_LETTER_QUEUE_URL")
     # A queue's maxReceiveCount (template.yaml): a worker failing a message's last receive marks it dead.
     max_receive_count: int = Field(default=5, ge=1, alias="MAX_RECEIVE_COUNT")
     # How long a worker keeps an entity's sync configuration before reading it again (services.sync_config).
@@ -76,6 +79,8 @@ class Settings(BaseModel):
         "idempotency_table",
         "sync_queue_url",
         "export_queue_url",
+        "sync_dead_letter_queue_url",
+        "export_dead_letter_queue_url",
         "salesforce_secret_arn",
         "webhook_token_secret_arn",
         "salesforce_ca_bundle",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sync_core.adapters.aws import dynamodb_client
+from sync_core.adapters.aws import dynamodb_client, sqs_client
 from sync_core.adapters.clock import SystemClock
 from sync_core.adapters.dynamodb.case_activities import DynamoCaseActivityStore
 from sync_core.adapters.dynamodb.case_settings import DynamoCaseSettingsStore
@@ -15,6 +15,7 @@ from sync_core.adapters.dynamodb.records import DynamoRecordStore, DynamoSequenc
 from sync_core.adapters.dynamodb.sync import DynamoLinkStore, DynamoParkedWork, DynamoSyncStore
 from sync_core.adapters.dynamodb.sync_admin import DynamoHeldChanges, DynamoSyncRunLog, DynamoSyncStatusIndex
 from sync_core.adapters.outbox_factory import build_export_queue, build_import_queue
+from sync_core.adapters.sqs.dead_letters import SqsDeadLetterQueue
 from sync_core.config import Settings
 from sync_core.services.cases import CaseServices, case_services
 from sync_core.services.cases.records import CaseRecords
@@ -24,6 +25,7 @@ from sync_core.services.cases.workflow import CaseWorkflowService
 from sync_core.services.records import RecordsService
 from sync_core.services.sync_admin import SyncAdminService
 from sync_core.services.sync_config import SyncConfigCache
+from sync_core.services.sync_errors import SyncErrorsService, WorkQueue
 from sync_core.services.sync_import import SyncImportService
 from sync_core.services.sync_writer import SyncWriter
 
@@ -176,5 +178,29 @@ def build_sync_admin_service(settings: Settings) -> SyncAdminService:
         runs=DynamoSyncRunLog(client, sync_config_table=config_table),
         sync_queue=build_import_queue(settings),
         export_queue=build_export_queue(settings),
+        clock=SystemClock(),
+    )
+
+
+# The error log and the dead-letter queues of both work queues (a replay moves messages back).
+SYNC_ERRORS_SETTINGS = (
+    "ERROR_LOG_TABLE",
+    "SYNC_QUEUE_URL",
+    "EXPORT_QUEUE_URL",
+    "SYNC_DEAD_LETTER_QUEUE_URL",
+    "EXPORT_DEAD_LETTER_QUEUE_URL",
+)
+
+
+def build_sync_errors_service(settings: Settings) -> SyncErrorsService:
+    sqs = sqs_client()
+    return SyncErrorsService(
+        errors=DynamoErrorLog(dynamodb_client(), error_log_table=settings.require("ERROR_LOG_TABLE")),
+        sync_queue=build_import_queue(settings),
+        export_queue=build_export_queue(settings),
+        dead_letters={
+            WorkQueue.SYNC: SqsDeadLetterQueue(sqs, queue_url=settings.require("SYNC_DEAD_LETTER_QUEUE_URL")),
+            WorkQueue.EXPORT: SqsDeadLetterQueue(sqs, queue_url=settings.require("EXPORT_DEAD_LETTER_QUEUE_URL")),
+        },
         clock=SystemClock(),
     )

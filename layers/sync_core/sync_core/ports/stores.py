@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from sync_core.domain.entities import EntityName
-from sync_core.domain.error_log import ErrorDirection, ErrorEntry, ErrorStatus
+from sync_core.domain.error_log import ErrorDirection, ErrorEntry, ErrorFilter, ErrorStatus
 from sync_core.domain.records import HubRecord, Page
 from sync_core.domain.sync_config import EntitySyncConfig
 from sync_core.domain.sync_state import SyncOperation, SyncState
@@ -102,6 +102,10 @@ class ErrorLog(Protocol):
 
     def save(self, entry: ErrorEntry) -> None:
         """Store a changed entry (resolve, dead)."""
+        ...
+
+    def search(self, where: ErrorFilter, *, limit: int, cursor: str | None) -> Page[ErrorEntry]:
+        """Entries of one status narrowed by `where`, most recently seen first."""
         ...
 
 

@@ -11,6 +11,7 @@ Keys (DynamoDB adapters: sync_core.adapters.dynamodb.config and .sync_admin):
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -73,3 +74,24 @@ class SyncRunLog(Protocol):
         ...
 
     def record(self, run: SyncRun) -> None: ...
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message received from a dead-letter queue (invisible to others until deleted or released)."""
+
+    message_id: str
+    body: str
+    receipt: str
+
+
+class DeadLetterQueue(Protocol):
+    def receive(self, *, limit: int) -> list[DeadLetter]:
+        """Up to `limit` (at most 10) messages, kept invisible for a while; [] when none is left to see."""
+        ...
+
+    def delete(self, letters: Sequence[DeadLetter]) -> None: ...
+
+    def release(self, letters: Sequence[DeadLetter]) -> None:
+        """Make them visible again at once (left in the dead-letter queue)."""
+        ...

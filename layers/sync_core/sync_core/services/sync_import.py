@@ -410,6 +410,11 @@ class _Attempt:
             # its export, already queued, records the sync.
             self.service._writer.write(RecordWrite(self.key, None, state_changes=self.stamps()), previous=self.state)
             return self.result(Applied.UNCHANGED)
+        if self.change.source is ChangeSource.ADMIN:
+            # An administrator resolved the conflict (POST /sync/errors/{ref}/resolve-conflict): the Salesforce
+            # values they chose win; the record stays Modified Locally, so the export that follows sends the
+            # hub's side of the fields they chose to keep.
+            return self.apply(conflict="resolved by an administrator")
         hub_values = {
             field_map.hub_field: get_path(self.record.fields, field_map.hub_field)
             for field_map in self.mapping.field_mapping

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sync_core.adapters.dynamodb.codec import (
@@ -12,7 +12,7 @@ from sync_core.adapters.dynamodb.codec import (
     serialize_item,
 )
 from sync_core.domain.entities import EntityName
-from sync_core.domain.error_log import ErrorDirection, ErrorEntry, ErrorStatus, error_id
+from sync_core.domain.error_log import ErrorDirection, ErrorEntry, ErrorFilter, ErrorStatus, error_id
 from sync_core.domain.records import Page
 from sync_core.domain.sync_state import SyncOperation
 
@@ -20,6 +20,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 _INDEX_KEYS = {"pk", "status", "last_seen"}
+# Index pages one search reads at most (each up to `limit` entries before the filter).
+SEARCH_PAGES = 10
 
 
 class DynamoErrorLog:
@@ -104,10 +106,69 @@ class DynamoErrorLog:
             next_cursor=encode_cursor(answer.get("LastEvaluatedKey")),
         )
 
+    def search(self, where: ErrorFilter, *, limit: int, cursor: str | None) -> Page[ErrorEntry]:
+        """Entries of one status, newest first, narrowed by entity, direction, code and a last_seen range: the
+        index query reads the range, a filter drops the rest; pages are read until `limit` entries matched (at
+        most SEARCH_PAGES of them per call: a sparse match answers a short page with a cursor to go on)."""
+        names = {"#status": "status"}
+        values: dict[str, Any] = {":status": {"S": where.status.value}}
+        condition = "#status = :status"
+        since, until = (_stamp(where.since), _stamp(where.until))
+        if since and until:
+            condition += " AND last_seen BETWEEN :since AND :until"
+            values |= {":since": {"S": since}, ":until": {"S": until}}
+        elif since:
+            condition += " AND last_seen >= :since"
+            values[":since"] = {"S": since}
+        elif until:
+            condition += " AND last_seen <= :until"
+            values[":until"] = {"S": until}
+        filters = []
+        for name, value in (("entity", where.entity), ("direction", where.direction), ("code", where.code)):
+            if value is not None:
+                names[f"#{name}"] = name
+                values[f":{name}"] = {"S": str(getattr(value, "value", value))}
+                filters.append(f"#{name} = :{name}")
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "by_status",
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,
+            "Limit": limit,
+        }
+        if filters:
+            request["FilterExpression"] = " AND ".join(filters)
+        start = decode_cursor(cursor, expected_keys=_INDEX_KEYS)
+        if start is not None:
+            request["ExclusiveStartKey"] = start
+        found: list[dict[str, Any]] = []
+        last_key: dict[str, Any] | None = None
+        for _ in range(SEARCH_PAGES):
+            answer = self._client.query(**request)
+            items = answer.get("Items", [])
+            room = limit - len(found)
+            found += items[:room]
+            last_key = answer.get("LastEvaluatedKey")
+            if len(items) > room:  # more matched than fit: go on after the last one returned
+                last_key = {key: found[-1][key] for key in _INDEX_KEYS}
+            if last_key is None or len(found) >= limit:
+                break
+            request["ExclusiveStartKey"] = last_key
+        if len(found) >= limit and found:
+            last_key = {key: found[-1][key] for key in _INDEX_KEYS}
+        return Page[ErrorEntry](items=[_entry_from_item(item) for item in found], next_cursor=encode_cursor(last_key))
+
     def save(self, entry: ErrorEntry) -> None:
         item = entry.model_dump(mode="json")
         item["pk"] = item.pop("id")
         self._client.put_item(TableName=self._table, Item=serialize_item(item))
+
+
+def _stamp(moment: datetime | None) -> str | None:
+    # last_seen is stored as an aware UTC ISO string: compare like with like.
+    return moment.astimezone(UTC).isoformat() if moment is not None else None
 
 
 def _entry_from_item(item: dict[str, Any]) -> ErrorEntry:
