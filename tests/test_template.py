@@ -334,9 +334,12 @@ EXPECTED_DYNAMODB_GRANTS: dict[str, set[DynamoGrant]] = {
         _grant("SyncStateTable", None, {"BatchGetItem"}),
     },
     # Sync administration (tests/integration/test_least_privilege.py): configurations and their versions (saved
-    # in one transaction), runs, the records by sync status (keys only), and the changes held while stopped.
+    # in one transaction), the records by sync status (keys only), and the changes held while stopped.
     "SyncAdminApiFunction": {
-        _grant("SyncConfigTable", None, {"GetItem", "Query", "PutItem"}, {"ENTITY", "CONFIG_VERSION", "RUN"}),
+        _grant("SyncConfigTable", None, {"GetItem", "Query", "PutItem"}, {"ENTITY", "CONFIG_VERSION"}),
+        # The scheduled sync's runs and pull requests (read), and Sync Now's pull request.
+        _grant("SyncStateTable", None, {"Query"}, {"SCHEDULE", "PULL_REQUEST"}),
+        _grant("SyncStateTable", None, {"UpdateItem"}, {"PULL_REQUEST"}),
         _grant("SyncStateTable", "by_status", {"Query"}),
         _grant("SyncStateTable", None, {"Query", "BatchWriteItem"}, {f"HELD#{entity.value}" for entity in EntityName}),
         # The error log: entries read and saved (retry, resolve), found by status.

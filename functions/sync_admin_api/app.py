@@ -120,6 +120,30 @@ def stop_all_entities() -> list[ProcessResult]:
     return _service().stop(list(EntityName), actor=app.caller.id)
 
 
+class SyncNowAnswer(BaseModel):
+    entity: EntityName
+    requested_at: datetime
+    message: str
+
+
+@app.post(
+    "/sync/entities/<entity>/sync-now",
+    summary="Sync Now: the entity's scheduled run (pull from its watermark, push what waits) at the next tick",
+    tags=ENTITIES,
+    responses=answers(HTTPStatus.ACCEPTED, "Asked: the scheduled sync runs it within a minute"),
+)
+@app.requires(Role.ADMINISTRATOR)
+def sync_entity_now(entity: EntityName) -> Response[SyncNowAnswer]:
+    at = _service().sync_now(entity, actor=app.caller.id)
+    answer = SyncNowAnswer(
+        entity=entity,
+        requested_at=at,
+        message="the scheduled sync runs it at its next tick, within a minute: watch sync_requested and last_run "
+        "in GET /sync/entities",
+    )
+    return Response(status_code=HTTPStatus.ACCEPTED.value, content_type=content_types.APPLICATION_JSON, body=answer)
+
+
 @app.get(
     "/sync/entities/<entity>/config",
     summary="An entity's whole sync configuration (its ETag is its version)",

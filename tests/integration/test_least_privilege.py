@@ -318,6 +318,7 @@ def test_the_sync_admin_api_calls_dynamodb_only_as_its_role_allows(recorder: Dyn
     recorder.accesses.clear()  # from here on, only the sync administration API
     admin = Api("SyncAdminApiFunction", app.lambda_handler)
     admin("GET", "/sync/entities", 200)
+    admin("POST", "/sync/entities/Account/sync-now", 202)
     admin("POST", "/sync/entities/stop", 200, body={"entities": ["Account"]})
     admin("POST", "/sync/entities/stop-all", 200)
     admin("POST", "/sync/entities/process", 200, body={"entities": ["Account"]})  # releases the held change

@@ -72,7 +72,12 @@ def test_the_entity_table_shows_every_entity_with_its_status_and_counts_to_any_c
     assert (rows["Account"]["process_status"], rows["Invoice"]["process_status"]) == ("Active", "Stopped")
     assert rows["Account"]["direction"] == "both" and rows["Invoice"]["direction"] == "to Salesforce"
     assert rows["Account"]["import_scenario"] == "Import Account from Salesforce"
-    assert rows["Account"]["last_run"] is None and rows["Account"]["held_changes"] == 0
+    assert (rows["Account"]["last_run"], rows["Account"]["last_run_outcome"], rows["Account"]["sync_requested"]) == (
+        None,
+        None,
+        None,
+    )
+    assert rows["Account"]["held_changes"] == 0
 
 
 def test_a_stopped_entity_holds_both_directions_and_processing_sends_everything_that_waited(engine: Engine) -> None:
@@ -181,6 +186,7 @@ WRITES = [
     ("POST", "/sync/entities/stop", {"entities": ["Account"]}),
     ("POST", "/sync/entities/stop-all", None),
     ("PUT", "/sync/entities/Account/config", {"entity": "Account"}),
+    ("POST", "/sync/entities/Account/sync-now", None),
 ]
 
 
@@ -200,3 +206,28 @@ def test_an_unknown_entity_or_selection_is_refused_with_its_field(engine: Engine
     assert empty.status == 422 and empty.body["errors"][0]["field"].startswith("body.entities")
     wrong = engine.admin("PUT", "/sync/entities/Account/config", body={"entity": "Lead"})
     assert wrong.status == 422 and wrong.body["field"] == "body.entity"
+
+
+def test_sync_now_runs_the_entity_at_the_next_tick_and_pulls_a_change_made_in_salesforce(engine: Engine) -> None:
+    account = engine.api("POST", "/records/Account", body={"name": "Pulled"}).body["id"]
+    engine.drain()
+    salesforce_id = engine.api("GET", f"/records/Account/{account}/sync-status").body["external_ref"]
+    engine.emulator.user_change("update", "Account", salesforce_id, {"Phone": "+49 30 1234"})  # no event reaches us
+
+    asked = engine.admin("POST", "/sync/entities/Account/sync-now", user="carol")
+    assert asked.status == 202, asked.body
+    row = _row(engine, "Account")
+    assert row["sync_requested"] is not None and row["last_run"] is None
+
+    engine.tick()
+    engine.drain()
+
+    assert engine.api("GET", f"/records/Account/{account}").body["fields"]["phone"] == "+49 30 1234"
+    row = _row(engine, "Account")
+    assert (row["sync_requested"], row["last_run_outcome"]) == (None, "complete")
+    assert row["last_run"] is not None
+
+
+def test_sync_now_of_an_entity_that_syncs_nothing_is_refused(engine: Engine) -> None:
+    answer = engine.admin("POST", "/sync/entities/Invoice/sync-now")  # stopped until its custom object exists
+    assert answer.status == 422 and answer.body["field"] == "entity"

@@ -10,10 +10,12 @@ from sync_core.adapters.dynamodb.case_activities import DynamoCaseActivityStore
 from sync_core.adapters.dynamodb.case_settings import DynamoCaseSettingsStore
 from sync_core.adapters.dynamodb.config import DynamoSyncConfigStore
 from sync_core.adapters.dynamodb.error_log import DynamoErrorLog
+from sync_core.adapters.dynamodb.pulls import DynamoPullRequests
 from sync_core.adapters.dynamodb.record_queries import DynamoRecordFinder
 from sync_core.adapters.dynamodb.records import DynamoRecordStore, DynamoSequenceStore, DynamoSyncStateStore
+from sync_core.adapters.dynamodb.schedules import DynamoScheduleLedger
 from sync_core.adapters.dynamodb.sync import DynamoLinkStore, DynamoParkedWork, DynamoSyncStore
-from sync_core.adapters.dynamodb.sync_admin import DynamoHeldChanges, DynamoSyncRunLog, DynamoSyncStatusIndex
+from sync_core.adapters.dynamodb.sync_admin import DynamoHeldChanges, DynamoSyncStatusIndex
 from sync_core.adapters.outbox_factory import build_export_queue, build_import_queue
 from sync_core.adapters.sqs.dead_letters import SqsDeadLetterQueue
 from sync_core.config import Settings
@@ -175,7 +177,8 @@ def build_sync_admin_service(settings: Settings) -> SyncAdminService:
         configs=DynamoSyncConfigStore(client, sync_config_table=config_table),
         statuses=DynamoSyncStatusIndex(client, sync_state_table=state_table),
         held=DynamoHeldChanges(client, sync_state_table=state_table),
-        runs=DynamoSyncRunLog(client, sync_config_table=config_table),
+        runs=DynamoScheduleLedger(client, sync_state_table=state_table),
+        requests=DynamoPullRequests(client, sync_state_table=state_table),
         sync_queue=build_import_queue(settings),
         export_queue=build_export_queue(settings),
         clock=SystemClock(),

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -33,20 +32,8 @@ class EntityProcessStatus(StrEnum):
 
 
 class RunOutcome(StrEnum):
-    SUCCEEDED = "succeeded"
-    PARTLY_FAILED = "partly failed"
-    FAILED = "failed"
-
-
-class SyncRun(BaseModel):
-    """One scheduled, sync-now or first-load run of an entity, as the runs record it."""
-
-    entity: EntityName
-    kind: str = Field(description="scheduled, sync now, first load ...")
-    started_at: datetime
-    finished_at: datetime | None = None
-    outcome: RunOutcome | None = Field(default=None, description="None while it runs")
-    summary: dict[str, Any] = Field(default_factory=dict, description="What it counted (pulled, pushed, failed)")
+    COMPLETE = "complete"
+    CATCHING_UP = "catching up"  # it stopped at a limit, a deadline or a refusal: the next tick carries on
 
 
 class EntityRow(BaseModel):
@@ -59,8 +46,12 @@ class EntityRow(BaseModel):
     direction: SyncDirection
     mode: SyncMode
     schedule: Schedule | None
-    watermark: datetime | None
-    last_run: SyncRun | None = Field(description="The latest recorded run; null before the first")
+    watermark: datetime | None = Field(description="SystemModstamp of the newest change the scheduled sync pulled")
+    last_run: datetime | None = Field(description="When the entity's last complete scheduled run finished")
+    last_run_outcome: RunOutcome | None = Field(description="Of the latest run; null before the first")
+    sync_requested: datetime | None = Field(
+        description="A pending sync now or pull request: changes from this moment on are pulled at the next tick"
+    )
     counts: dict[SyncStatus, int] = Field(description="Records by sync status (bounded: see counts_at_least)")
     counts_at_least: list[SyncStatus] = Field(
         description=f"Statuses whose count reached the bound ({COUNT_LIMIT}): there are at least that many"

@@ -1,10 +1,11 @@
-"""Sync administration's ports: versioned configuration, the sync-status index, held changes and runs.
+"""Sync administration's ports: versioned configuration, the sync-status index, held changes, the scheduled
+sync's runs and requests, dead-letter queues.
 
 Keys (DynamoDB adapters: sync_core.adapters.dynamodb.config and .sync_admin):
     sync config table  ENTITY / <entity>                       the configuration in force (its `version`)
                        CONFIG_VERSION / <entity>#<version>      every saved version, with who and when
-                       RUN / <entity>                           the entity's latest run
     sync state table   HELD#<entity> / <stamp>#<change>         a change from Salesforce held while stopped
+                       SCHEDULE / <entity>, PULL_REQUEST / <entity>  the scheduled sync's (ports.schedules, .pulls)
                        index by_status: <entity>#<sync status>  the records in a sync status (keys only)
 """
 
@@ -18,9 +19,11 @@ from typing import Protocol
 from sync_core.domain.entities import EntityName
 from sync_core.domain.records import Page
 from sync_core.domain.sync.changes import Change
-from sync_core.domain.sync_admin import ConfigVersion, SyncRun
+from sync_core.domain.sync.schedule import EntityRun
+from sync_core.domain.sync_admin import ConfigVersion
 from sync_core.domain.sync_config import EntitySyncConfig
 from sync_core.domain.sync_state import SyncStatus
+from sync_core.ports.pulls import PullRequest
 
 
 class VersionedSyncConfigs(Protocol):
@@ -68,12 +71,18 @@ class HeldChanges(Protocol):
         ...
 
 
-class SyncRunLog(Protocol):
-    def latest(self) -> dict[EntityName, SyncRun]:
-        """Each entity's latest recorded run."""
-        ...
+class ScheduledRuns(Protocol):
+    """What the scheduled sync remembers of each entity (sync_core.ports.schedules.ScheduleLedger reads it)."""
 
-    def record(self, run: SyncRun) -> None: ...
+    def runs(self) -> dict[EntityName, EntityRun]: ...
+
+
+class SyncRequests(Protocol):
+    """Pull requests (sync_core.ports.pulls.PullRequests): "sync this entity at the next tick"."""
+
+    def request(self, entity: EntityName, *, reason: str, at: datetime) -> None: ...
+
+    def pending(self) -> list[PullRequest]: ...
 
 
 @dataclass(frozen=True)

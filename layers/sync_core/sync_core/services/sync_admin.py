@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
@@ -22,12 +23,14 @@ from sync_core.domain.entities import EntityName
 from sync_core.domain.records import Page
 from sync_core.domain.sync.changes import ChangeSource, export_change
 from sync_core.domain.sync.config import validate_sync_config
+from sync_core.domain.sync.schedule import EntityRun
 from sync_core.domain.sync_admin import (
     COUNT_LIMIT,
     MANAGED_FIELDS,
     ConfigVersion,
     EntityRow,
     ProcessResult,
+    RunOutcome,
     process_status,
 )
 from sync_core.domain.sync_config import EntitySyncConfig, ProcessStatus
@@ -35,7 +38,7 @@ from sync_core.domain.sync_state import SyncStatus
 from sync_core.errors import StaleVersionError, ValidationFailedError
 from sync_core.ports.queues import ExportQueue, ImportQueue
 from sync_core.ports.stores import Clock
-from sync_core.ports.sync_admin import HeldChanges, SyncRunLog, SyncStatusIndex, VersionedSyncConfigs
+from sync_core.ports.sync_admin import HeldChanges, ScheduledRuns, SyncRequests, SyncStatusIndex, VersionedSyncConfigs
 
 # Fields the body of a configuration PUT may carry only unchanged (the version, updated_at and updated_by it
 # carries are ignored: If-Match names the version).
@@ -66,7 +69,8 @@ class SyncAdminService:
         configs: VersionedSyncConfigs,
         statuses: SyncStatusIndex,
         held: HeldChanges,
-        runs: SyncRunLog,
+        runs: ScheduledRuns,
+        requests: SyncRequests,
         sync_queue: ImportQueue,
         export_queue: ExportQueue,
         clock: Clock,
@@ -75,6 +79,7 @@ class SyncAdminService:
         self._statuses = statuses
         self._held = held
         self._runs = runs
+        self._requests = requests
         self._sync_queue = sync_queue
         self._export_queue = export_queue
         self._clock = clock
@@ -82,9 +87,10 @@ class SyncAdminService:
     # ------------------------------------------------------------------ the entity table
 
     def entity_table(self) -> list[EntityRow]:
-        """Every entity's row: one query of the configurations and of the runs, and per entity one bounded
-        COUNT query per sync status (keys only) and one of its held changes."""
-        runs = self._runs.latest()
+        """Every entity's row: one query each of the configurations, the scheduled runs and the pending requests,
+        and per entity one bounded COUNT query per sync status (keys only) and one of its held changes."""
+        runs = self._runs.runs()
+        requested = {request.entity: request.since for request in self._requests.pending()}
         rows = []
         for config in self._configs.list():
             counts = {status: self._statuses.count(config.entity, status, limit=COUNT_LIMIT) for status in SyncStatus}
@@ -97,8 +103,10 @@ class SyncAdminService:
                     direction=config.direction,
                     mode=config.mode,
                     schedule=config.schedule,
-                    watermark=config.watermark,
-                    last_run=runs.get(config.entity),
+                    watermark=run.watermark if (run := runs.get(config.entity)) else config.watermark,
+                    last_run=run.last_run if run else None,
+                    last_run_outcome=_outcome(run),
+                    sync_requested=requested.get(config.entity),
                     counts=counts,
                     counts_at_least=[status for status, count in counts.items() if count >= COUNT_LIMIT],
                     held_changes=self._held.count_held(config.entity, limit=COUNT_LIMIT),
@@ -203,6 +211,20 @@ class SyncAdminService:
                     break
         return resumed
 
+    def sync_now(self, entity: EntityName, *, actor: str) -> datetime:
+        """Ask the scheduled sync to run the entity at its next tick (within a minute): a pull request from now,
+        so the pull starts at the watermark as a scheduled run's does, and the push goes with it. Answers when
+        it was asked. (The scheduled sync calls Salesforce; this function never does.)"""
+        config = self._configs.get(entity)
+        if not (config.imports or config.exports):
+            raise ValidationFailedError(
+                f"{entity.value} neither imports nor exports (status {config.status.value}): process it first",
+                field="entity",
+            )
+        now = self._clock.now()
+        self._requests.request(entity, reason=f"sync now, asked by {actor}", at=now)
+        return now
+
     # ------------------------------------------------------------------ configuration
 
     def get_config(self, entity: EntityName) -> EntitySyncConfig:
@@ -241,6 +263,12 @@ class SyncAdminService:
 
     def config_versions(self, entity: EntityName, *, limit: int, cursor: str | None) -> Page[ConfigVersion]:
         return self._configs.versions(entity, limit=limit, cursor=cursor)
+
+
+def _outcome(run: EntityRun | None) -> RunOutcome | None:
+    if run is None or (run.last_run is None and not run.catching_up):
+        return None
+    return RunOutcome.CATCHING_UP if run.catching_up else RunOutcome.COMPLETE
 
 
 def _unique(entities: Iterable[EntityName]) -> list[EntityName]:

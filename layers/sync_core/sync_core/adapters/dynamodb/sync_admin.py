@@ -1,4 +1,4 @@
-"""Sync administration's DynamoDB adapters: the sync-status index, changes held while stopped, runs.
+"""Sync administration's DynamoDB adapters: the sync-status index and changes held while stopped.
 
 Keys are listed in sync_core.ports.sync_admin.
 """
@@ -12,14 +12,12 @@ from typing import TYPE_CHECKING, Any
 from sync_core.adapters.dynamodb.codec import decode_cursor, deserialize_item, encode_cursor, serialize_item
 from sync_core.domain.entities import EntityName
 from sync_core.domain.sync.changes import Change
-from sync_core.domain.sync_admin import SyncRun
 from sync_core.domain.sync_state import SyncStatus
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 BATCH_WRITE_LIMIT = 25
-RUNS = "RUN"
 
 
 def _held_partition(entity: EntityName) -> str:
@@ -118,35 +116,3 @@ class DynamoHeldChanges:
     def release(self, changes: Sequence[Change]) -> None:
         keys = {_held_key(change)["sk"]["S"]: _held_key(change) for change in changes}
         _batch_write(self._client, self._table, [{"DeleteRequest": {"Key": key}} for key in keys.values()])
-
-
-class DynamoSyncRunLog:
-    """Each entity's latest run in the sync config table (pk RUN, sk entity)."""
-
-    def __init__(self, client: DynamoDBClient, *, sync_config_table: str) -> None:
-        self._client = client
-        self._table = sync_config_table
-
-    def latest(self) -> dict[EntityName, SyncRun]:
-        runs: dict[EntityName, SyncRun] = {}
-        request: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": RUNS}},
-            "ConsistentRead": True,
-        }
-        while True:
-            answer = self._client.query(**request)
-            for item in answer.get("Items", []):
-                plain = deserialize_item(item)
-                plain.pop("pk", None)
-                plain.pop("sk", None)
-                run = SyncRun.model_validate(plain)
-                runs[run.entity] = run
-            if "LastEvaluatedKey" not in answer:
-                return runs
-            request["ExclusiveStartKey"] = answer["LastEvaluatedKey"]
-
-    def record(self, run: SyncRun) -> None:
-        item = {**run.model_dump(mode="json"), "pk": RUNS, "sk": run.entity.value}
-        self._client.put_item(TableName=self._table, Item=serialize_item(item))
