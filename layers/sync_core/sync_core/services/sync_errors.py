@@ -163,7 +163,7 @@ class SyncErrorsService:
     ) -> ErrorEntry:
         """A conflict (manual policy) settled by a person: one side for every field, or a side field by field
         (Salesforce field names, as the entry's payload lists them). Salesforce's chosen values apply to the hub
-        record through the sync queue (as a change from an administrator, which wins the conflict); the hub's
+        record through the sync queue (as a conflict resolution, which wins the conflict); the hub's
         chosen values then go to Salesforce by the export that write queues. With the hub's side everywhere,
         only the export goes. The entry is resolved at once (with who and the note): the decision is made."""
         entry = self.get(ref)
@@ -186,7 +186,7 @@ class SyncErrorsService:
         if taken:
             chosen = change.model_copy(
                 update={
-                    "source": ChangeSource.ADMIN,
+                    "source": ChangeSource.RESOLUTION,
                     "change_id": f"{change.change_id}:resolved",
                     "values": {name: value for name, value in change.values.items() if name in taken},
                     "cleared_fields": [name for name in change.cleared_fields if name in taken],

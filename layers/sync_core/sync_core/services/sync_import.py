@@ -410,7 +410,7 @@ class _Attempt:
             # its export, already queued, records the sync.
             self.service._writer.write(RecordWrite(self.key, None, state_changes=self.stamps()), previous=self.state)
             return self.result(Applied.UNCHANGED)
-        if self.change.source is ChangeSource.ADMIN:
+        if self.change.source is ChangeSource.RESOLUTION:
             # An administrator resolved the conflict (POST /sync/errors/{ref}/resolve-conflict): the Salesforce
             # values they chose win; the record stays Modified Locally, so the export that follows sends the
             # hub's side of the fields they chose to keep.

@@ -38,6 +38,7 @@ class ChangeSource(StrEnum):
     STREAM = "stream"  # the records table's stream: a hub write to export
     SCHEDULE = "schedule"  # a scheduled pull or push
     ADMIN = "admin"  # an administrator's resync or retry
+    RESOLUTION = "conflict resolution"  # an administrator settled a conflict: the Salesforce values they chose win
 
 
 class Change(BaseModel):
