@@ -134,9 +134,15 @@ def _secret_grants(function: str) -> list[Any]:
     ]
 
 
-# The export worker writes to Salesforce, the scheduled sync pulls from it, and the change-event consumer reads
-# gap events' records and diff fields.
-SALESFORCE_CALLERS = {"ExportWorkerFunction", "ScheduledSyncFunction", "SalesforceEventsFunction"}
+# The export worker writes to Salesforce, the scheduled sync pulls from it, the change-event consumer reads
+# gap events' records and diff fields, and sync administration's first load reads the entity's rows (apart from
+# sync_admin_api, which never loads it).
+SALESFORCE_CALLERS = {
+    "ExportWorkerFunction",
+    "ScheduledSyncFunction",
+    "SalesforceEventsFunction",
+    "SyncFirstLoadApiFunction",
+}
 
 
 def test_only_the_salesforce_callers_have_its_layer_and_read_the_connection_secret() -> None:
@@ -175,6 +181,8 @@ def _sqs_grants(function: str) -> set[tuple[str, str]]:
         # Pulled changes and pushed records.
         ("ScheduledSyncFunction", {"SyncQueue", "ExportQueue"}),
         ("SalesforceEventsFunction", {"SyncQueue"}),
+        # A first load's links and creates (inbound changes) and exports.
+        ("SyncFirstLoadApiFunction", {"SyncQueue", "ExportQueue"}),
     ],
 )
 def test_only_the_export_queues_producers_may_send_to_it_and_nothing_else(function: str, queues: set[str]) -> None:
@@ -346,6 +354,15 @@ EXPECTED_DYNAMODB_GRANTS: dict[str, set[DynamoGrant]] = {
         _grant("ErrorLogTable", None, {"GetItem", "PutItem"}),
         _grant("ErrorLogTable", "by_status", {"Query"}),
     },
+    # The first load (tests/integration/test_sync_first_load_api.py): the entity's records and states, its
+    # configuration, the API budget, ambiguous matches in the error log.
+    "SyncFirstLoadApiFunction": {
+        _grant("RecordsTable", None, {"Query", "BatchGetItem"}),
+        _grant("SyncStateTable", None, {"BatchGetItem", "GetItem", "PutItem"}),
+        _grant("SyncConfigTable", None, {"GetItem"}, {"ENTITY", "BUDGET"}),
+        _grant("SyncConfigTable", None, {"UpdateItem"}, {"BUDGET"}),
+        _grant("ErrorLogTable", None, {"UpdateItem"}),
+    },
     # Real time from Salesforce (tests/integration/test_salesforce_webhook.py and test_salesforce_events.py): the
     # entity's configuration; the change-event consumer also counts its Salesforce reads and records pull requests.
     "SalesforceWebhookFunction": {_grant("SyncConfigTable", None, {"GetItem"}, {"ENTITY"})},
@@ -357,7 +374,13 @@ EXPECTED_DYNAMODB_GRANTS: dict[str, set[DynamoGrant]] = {
 }
 # Batches of named keys: only the engine's workers need them, and sync administration to remove held changes
 # once they are back on the sync queue.
-BATCH_USERS = {"SyncWorkerFunction", "ExportWorkerFunction", "ScheduledSyncFunction", "SyncAdminApiFunction"}
+BATCH_USERS = {
+    "SyncWorkerFunction",
+    "ExportWorkerFunction",
+    "ScheduledSyncFunction",
+    "SyncAdminApiFunction",
+    "SyncFirstLoadApiFunction",
+}
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))

@@ -193,3 +193,18 @@ def test_an_export_error_retried_after_fixing_the_data_clears(local_stack: Runni
         lambda: _admin(local_stack, "GET", f"/sync/errors/{entry['ref']}").json()["status"] == "resolved",
         "the entry resolved",
     )
+
+
+def test_a_first_load_dry_run_reports_the_plan_and_writes_nothing(local_stack: RunningLocalStack) -> None:
+    _wait(local_stack, lambda: _queues_idle(local_stack), "queues idle")
+    before = len(_emulator(local_stack, "/records/Account"))
+
+    answer = _admin(local_stack, "POST", "/sync/entities/Account/process-all", {"dry_run": True})
+
+    assert answer.status_code == 200, answer.text
+    report = answer.json()
+    assert report["dry_run"] is True and report["queued"] == 0
+    assert report["hub_records"] >= 3 and report["salesforce_records"] >= 3  # the seeded accounts, linked
+    assert sum(report["counts"][action] for action in ("link", "update", "leave")) >= 3
+    _wait(local_stack, lambda: _queues_idle(local_stack), "queues idle")
+    assert len(_emulator(local_stack, "/records/Account")) == before

@@ -148,7 +148,9 @@ def _documented_operations(function: str | None = None) -> set[tuple[str, str]]:
     operations = set()
     for path, methods in json.loads(OPENAPI_PATH.read_text())["paths"].items():
         concrete = re.sub(r"\{[^}]+\}", "x", path)
-        owner = next(route.function for route in routes if _pattern(route.path).fullmatch(concrete))
+        # As API Gateway matches: a route without a greedy variable before one with it.
+        matching = [route for route in routes if _pattern(route.path).fullmatch(concrete)]
+        owner = min(matching, key=lambda route: ("+}" in route.path, route.path.count("{"))).function
         if function is None or owner == function:
             generic = re.sub(r"^/records/\w+", "/records/{entity}", path)
             operations |= {(method.upper(), generic) for method in methods}

@@ -29,6 +29,7 @@ ADMIN_ROUTES = {
     "POST /sync/entities/stop-all",
     "PUT /sync/entities/{entity}/config",
     "POST /sync/entities/{entity}/sync-now",
+    "POST /sync/entities/{entity}/process-all",
     "POST /sync/errors/{ref}/retry",
     "POST /sync/errors/{ref}/resolve",
     "POST /sync/errors/{ref}/resolve-conflict",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,6 +34,7 @@ from tests.support.aws_stack import hub_aws_environment
 from tools.template_info import function_specs, template
 
 STACK = "sync-hub-engine"
+API_FUNCTIONS = ("RecordsApiFunction", "CasesApiFunction", "SyncAdminApiFunction", "SyncFirstLoadApiFunction")
 WORKERS = ("RecordStreamFunction", "ExportWorkerFunction", "SyncWorkerFunction")
 
 
@@ -94,8 +96,14 @@ class Engine:
         **kwargs: Any,
     ) -> ApiAnswer:
         """A sync administration request (an administrator unless `roles` says otherwise)."""
-        handler: Handler = self.functions["SyncAdminApiFunction"].handler()  # type: ignore[assignment]
-        event = http_event(method, path, route_key="ANY /sync/{proxy+}", body=body, user=user, roles=roles, **kwargs)
+        first_load = method == "POST" and re.fullmatch(r"/sync/entities/[^/]+/process-all", path)
+        name, route = (
+            ("SyncFirstLoadApiFunction", "POST /sync/entities/{entity}/process-all")
+            if first_load
+            else ("SyncAdminApiFunction", "ANY /sync/{proxy+}")
+        )
+        handler: Handler = self.functions[name].handler()  # type: ignore[assignment]
+        event = http_event(method, path, route_key=route, body=body, user=user, roles=roles, **kwargs)
         return call(handler, event)
 
     def put_inbound(self, *changes: Change) -> None:
@@ -220,15 +228,7 @@ def running_engine(**emulator_options: Any) -> Iterator[Engine]:
             functions: dict[str, LocalFunction] = {
                 name: _CountingFunction(spec, context.attribute(name, "Arn"))
                 for name, spec in specs.items()
-                if name
-                in (
-                    *WORKERS,
-                    "RecordsApiFunction",
-                    "CasesApiFunction",
-                    "ScheduledSyncFunction",
-                    "SalesforceEventsFunction",
-                    "SyncAdminApiFunction",
-                )
+                if name in (*WORKERS, *API_FUNCTIONS, "ScheduledSyncFunction", "SalesforceEventsFunction")
             }
             _reset_handler_caches(functions)
             sqs = session.client("sqs")
