@@ -15,6 +15,7 @@ import pytest
 from sync_core.domain.cases.salesforce_case import CaseSalesforceSettings
 from sync_core.domain.entities import EntityName
 from sync_core.domain.error_log import ErrorDirection, ErrorStatus, error_id
+from sync_core.domain.sync.policy import ConflictPolicy
 from sync_core.domain.sync_config import EntitySyncConfig
 from sync_core.domain.sync_state import SyncOperation
 from tests.support.change_events import change_from_event
@@ -209,3 +210,72 @@ def test_a_reason_the_target_status_does_not_allow_is_a_workflow_conflict(engine
     status = _sync_status(engine, case_id)
     assert status["status"] == "Error"
     assert "Waiting Confirmation" in status["error"] and "allowed actions: close" in status["error"]
+
+
+def _events_of(engine: Engine, salesforce_id: str, **fields: Any) -> list[Any]:
+    """A Salesforce user's edit of the Case, as the changes its change events bring (not queued yet)."""
+    seen = len(engine.emulator.cdc_events())
+    assert engine.emulator.user_change("update", "Case", salesforce_id, fields)["success"]
+
+    def delivered() -> list[dict[str, Any]] | None:
+        events = [
+            event
+            for event in engine.emulator.cdc_events()[seen:]
+            if salesforce_id in event["detail"]["payload"]["ChangeEventHeader"]["recordIds"]
+        ]
+        return events or None
+
+    return [change_from_event(event, EntityName.CASE) for event in wait_until(delivered)]
+
+
+def test_status_changes_of_one_case_apply_in_order_a_late_older_one_changes_nothing(engine: Engine) -> None:
+    refs = _setup(engine)
+    case_id = _new_case(engine, refs)
+    salesforce_id = _salesforce_case(engine, case_id)["Id"]
+    working = _events_of(engine, salesforce_id, Status="Working")
+    escalated = _events_of(engine, salesforce_id, Status="Escalated")
+    engine.put_inbound(*escalated, *working)  # the older change delivered late
+    engine.drain()
+    fields = _case(engine, case_id)["fields"]
+    assert (fields["status"], fields["reason"]) == ("Open", "In Escalation")
+
+
+def _changed_on_both_sides(engine: Engine, policy: ConflictPolicy) -> tuple[str, str]:
+    refs = _setup(engine)
+    config = _config_store(engine).get(EntityName.CASE)
+    _config_store(engine).put(config.model_copy(update={"conflict_policy": policy}))
+    case_id = _new_case(engine, refs)
+    _act(engine, case_id, "open", "In Process")
+    salesforce_id = _salesforce_case(engine, case_id)["Id"]
+    # The hub edits the case (not exported yet) and a Salesforce user closes it meanwhile.
+    version = _case(engine, case_id)["version"]
+    patched = engine.cases(
+        "PATCH", f"/cases/{case_id}", body={"subject": "Edited in the hub"}, headers={"If-Match": f'"{version}"'}
+    )
+    assert patched.status == 200, patched.body
+    engine.put_inbound(*_events_of(engine, salesforce_id, Status="Closed"))
+    engine.imports.poll_once()  # the import runs before the hub's edit is exported
+    return case_id, salesforce_id
+
+
+def test_a_case_changed_on_both_sides_follows_the_manual_conflict_policy(engine: Engine) -> None:
+    case_id, _ = _changed_on_both_sides(engine, ConflictPolicy.MANUAL)
+    fields = _case(engine, case_id)["fields"]
+    assert (fields["status"], fields["subject"]) == ("Open", "Edited in the hub")
+    entry = _error_log(engine).get(
+        error_id(EntityName.CASE, case_id, ErrorDirection.FROM_SALESFORCE, SyncOperation.UPDATE)
+    )
+    assert entry is not None and entry.code == "CONFLICT"
+    assert _sync_status(engine, case_id)["status"] == "Error"
+
+
+def test_a_case_changed_on_both_sides_where_salesforce_is_newer_closes_and_keeps_the_hubs_edit(
+    engine: Engine,
+) -> None:
+    case_id, _ = _changed_on_both_sides(engine, ConflictPolicy.NEWEST_WINS)
+    fields = _case(engine, case_id)["fields"]
+    assert (fields["status"], fields["subject"]) == ("Closed", "Edited in the hub")
+    engine.drain()  # the merged case goes to Salesforce
+    row = _salesforce_case(engine, case_id)
+    assert (row["Status"], row["Hub_Status__c"], row["Subject"]) == ("Closed", "Closed", "Edited in the hub")
+    assert _sync_status(engine, case_id)["status"] == "Synchronized"
