@@ -160,7 +160,7 @@ def test_a_case_through_its_whole_workflow_to_the_invoice_its_release_creates(lo
         lambda: (
             (status := alice.ok("GET", f"/records/Case/{case_id}/sync-status"))["status"] == "Synchronized" and status
         ),
-        timeout=30,
+        timeout=90,
         interval=0.2,
         message="the released case exported",
     )

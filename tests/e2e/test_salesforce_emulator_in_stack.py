@@ -64,7 +64,7 @@ def test_a_change_in_salesforce_reaches_the_webhook_and_the_event_bus(local_stac
                     found.append((root, sobject))
         return found
 
-    root, sobject = wait_until(delivered, timeout=30, interval=0.2, message="the outbound message")[0]
+    root, sobject = wait_until(delivered, timeout=60, interval=0.2, message="the outbound message")[0]
     fields = {child.tag.split("}")[1]: child.text for child in sobject}
     assert fields["Name"] == "Fjordline Freight AS"
     assert root.find(f".//{OUTBOUND_NS}OrganizationId") is not None
@@ -74,13 +74,13 @@ def test_a_change_in_salesforce_reaches_the_webhook_and_the_event_bus(local_stac
         deliveries = session.get(f"{instance_url}/__emulator/outbound", timeout=10).json()["deliveries"]
         return any(account_id in d["record_ids"] and d["ack"] for d in deliveries)
 
-    wait_until(acknowledged, timeout=30, interval=0.2, message="the webhook's acknowledgement")
+    wait_until(acknowledged, timeout=60, interval=0.2, message="the webhook's acknowledgement")
 
     def change_events() -> list[dict[str, Any]]:
         events = requests.get(f"{local_stack.api_url}/__local/events", timeout=10).json()
         return [event for event in events if account_id in event["detail"]["payload"]["ChangeEventHeader"]["recordIds"]]
 
-    event = wait_until(change_events, timeout=30, interval=0.2, message="the change event")[0]
+    event = wait_until(change_events, timeout=60, interval=0.2, message="the change event")[0]
     header = event["detail"]["payload"]["ChangeEventHeader"]
     assert event["detail-type"] == "AccountChangeEvent"
     assert header["changeType"] == "CREATE"

@@ -15,19 +15,19 @@ from sync_core.domain.sync.changes import Change, ChangeDirection, ChangeSource
 from tests.e2e.conftest import RunningLocalStack
 from tests.support.waiting import wait_until
 
-SYNC_SECONDS = 30  # generous: the machine is shared; speed is measured in benchmarks/, not asserted
+SYNC_SECONDS = 90  # a generous bound (CI shares 2 cores among two test workers); speed is in benchmarks/
 
 
 def _api(stack: RunningLocalStack, method: str, path: str, body: Any = None, **headers: str) -> requests.Response:
     return requests.request(
-        method, f"{stack.api_url}{path}", json=body, headers={"X-Hub-User": "e2e", **headers}, timeout=10
+        method, f"{stack.api_url}{path}", json=body, headers={"X-Hub-User": "e2e", **headers}, timeout=30
     )
 
 
 def _emulator(stack: RunningLocalStack, path: str, method: str = "GET", body: Any = None) -> Any:
     health = _api(stack, "GET", "/__local/health").json()
     answer = requests.request(
-        method, f"{health['salesforce']}/__emulator{path}", json=body, verify=health["salesforce_ca"], timeout=10
+        method, f"{health['salesforce']}/__emulator{path}", json=body, verify=health["salesforce_ca"], timeout=30
     )
     answer.raise_for_status()
     return answer.json()
