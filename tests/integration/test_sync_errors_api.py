@@ -283,3 +283,28 @@ def test_a_conflict_settled_for_the_hub_sends_the_hubs_side(engine: Engine) -> N
     assert (row["Phone"], row["Website"]) == ("+1 hub", "https://hub.example")
     assert engine.api("GET", f"/records/Account/{account}/sync-status").body["status"] == "Synchronized"
     assert _entry(engine, entry["ref"])["status"] == "resolved"
+
+
+def test_an_import_failure_outlives_an_export_success_and_clears_with_the_next_good_import(engine: Engine) -> None:
+    """An export's success settles the export side only: the import's open entry stays remembered by the
+    record, so the next change from Salesforce that applies resolves it by itself."""
+    account, salesforce_id = _linked_account(engine, "Remembered")
+    engine.put_inbound(_inbound(salesforce_id, "too-long", Industry="I" * 60))
+    engine.drain()
+    [listed] = _errors(engine, direction="from Salesforce")
+    assert (listed["record_id"], listed["status"]) == (account, "open")
+
+    version = engine.api("GET", f"/records/Account/{account}").body["version"]
+    edited = engine.api(
+        "PATCH", f"/records/Account/{account}", body={"phone": "+1 555 0100"}, headers={"If-Match": f'"{version}"'}
+    )
+    assert edited.status == 200, edited.body
+    engine.drain()  # the hub's edit exported: Synchronized again
+    assert engine.api("GET", f"/records/Account/{account}/sync-status").body["status"] == "Synchronized"
+    assert _entry(engine, listed["ref"])["status"] == "open"  # not the export's to settle
+
+    later = _inbound(salesforce_id, "fixed", Industry="Energy")
+    engine.put_inbound(later.model_copy(update={"stamp": later.stamp + timedelta(seconds=5)}))
+    engine.drain()
+    assert engine.api("GET", f"/records/Account/{account}").body["fields"]["industry"] == "Energy"
+    assert _entry(engine, listed["ref"])["status"] == "resolved"

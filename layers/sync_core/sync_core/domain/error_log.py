@@ -76,6 +76,14 @@ def error_id(entity: EntityName, record_id: str, direction: ErrorDirection, oper
     return f"{entity.value}#{record_id}#{direction.value}#{operation.value}"
 
 
+def import_side(entry_ids: list[str]) -> list[str]:
+    """The ids among `entry_ids` of entries a change from Salesforce opened (by error_id's shape). An export's
+    success settles only the export's own entries (and a workflow conflict, which it resolves but may leave
+    listed), so the record's state keeps remembering these: the import that later succeeds resolves them."""
+    marker = f"#{ErrorDirection.FROM_SALESFORCE.value}#"
+    return sorted(entry_id for entry_id in entry_ids if marker in entry_id)
+
+
 def resolved(entry: ErrorEntry, *, now: datetime, note: str | None = None, by: str | None = None) -> ErrorEntry:
     """The entry marked resolved, to expire after the retention period (by a person: with who and a note)."""
     update: dict[str, object] = {

@@ -25,7 +25,7 @@ from typing import Any
 
 from sync_core.domain.cases.salesforce_case import WORKFLOW_CONFLICT
 from sync_core.domain.entities import EntityName
-from sync_core.domain.error_log import ErrorDirection, ErrorStatus, error_id, resolved
+from sync_core.domain.error_log import ErrorDirection, ErrorStatus, error_id, import_side, resolved
 from sync_core.domain.records import HubRecord
 from sync_core.domain.salesforce import DeferralReason, RecordResult, WriteOutcome
 from sync_core.domain.sync.hub_schema import get_path
@@ -309,7 +309,11 @@ class SyncExportService:
             key,
             happened,
             unlink=state.external_ref,
-            state_changes={"external_ref": None, "synced_version": state.record_version, "open_errors": []},
+            state_changes={
+                "external_ref": None,
+                "synced_version": state.record_version,
+                "open_errors": import_side(state.open_errors),
+            },
         )
         self._writer.write(write, previous=state)
         self._resolve_errors(state)
@@ -472,7 +476,7 @@ class SyncExportService:
                         synced_field_hashes=item.values.field_hashes,
                     ),
                     link=salesforce_id,
-                    state_changes={"open_errors": []},
+                    state_changes={"open_errors": import_side(item.state.open_errors if item.state else [])},
                 ),
                 previous=item.state,
             )
