@@ -15,7 +15,7 @@ from sync_core.adapters.factories import RECORDS_SERVICE_SETTINGS, build_records
 from sync_core.config import get_settings
 from sync_core.domain.entities import ENTITY_MODELS, EntityFields, EntityName
 from sync_core.domain.records import HubRecord, Page
-from sync_core.domain.sync_state import SyncState
+from sync_core.domain.sync_state import SyncAttempt, SyncState
 from sync_core.http.identity import Caller
 from sync_core.http.openapi import answers
 from sync_core.http.params import Cursor, IdempotencyKey, IfMatch, Limit
@@ -70,6 +70,9 @@ class SyncStatusView(BaseModel):
     import_scenario: str
     export_scenario: str
     record_version: int
+    history: list[SyncAttempt] = Field(
+        default_factory=list, description="The record's recent sync attempts, newest first (at most 10)"
+    )
 
 
 @cache
@@ -120,7 +123,12 @@ def _register_entity_routes(entity: EntityName, model: type[EntityFields] | None
     def get_sync_status(record_id: str) -> SyncStatusView:
         state: SyncState = _service().sync_status(entity, record_id)
         return SyncStatusView.model_validate(
-            {**state.model_dump(mode="json"), "record_id": state.record_id, "entity": state.entity}
+            {
+                **state.model_dump(mode="json"),
+                "record_id": state.record_id,
+                "entity": state.entity,
+                "history": state.model_dump(mode="json")["recent_attempts"],
+            }
         )
 
     if model is None:

@@ -75,8 +75,20 @@ def test_an_export_refused_by_salesforce_is_listed_and_clears_when_retried_after
     engine.drain()
 
     assert _entry(engine, listed["ref"])["status"] == "resolved"
-    assert engine.api("GET", f"/records/Account/{account}/sync-status").body["status"] == "Synchronized"
+    status = engine.api("GET", f"/records/Account/{account}/sync-status").body
+    assert status["status"] == "Synchronized"
     assert _errors(engine, entity="Account") == []
+    # The Sync Status tab's history: the record's attempts, newest first, each with the status it left.
+    history = [(attempt["event"], attempt["status"], attempt["message"]) for attempt in status["history"]]
+    assert history == [
+        ("export succeeded", "Synchronized", None),
+        (
+            "export failed, permanent",
+            "Error",
+            "Salesforce FIELD_CUSTOM_VALIDATION_EXCEPTION: Accounts need a region",
+        ),
+    ]
+    assert status["history"][0]["at"] == status["latest_attempt"]
 
 
 def test_a_change_from_salesforce_retried_with_an_edited_payload_applies_and_clears(engine: Engine) -> None:

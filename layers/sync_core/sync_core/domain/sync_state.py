@@ -38,6 +38,21 @@ def default_export_scenario(entity: EntityName) -> str:
     return f"Export {entity.value} to Salesforce"
 
 
+ATTEMPTS_KEPT = 10  # the recent attempts a record's state keeps (its Sync Status history), newest first
+
+
+class SyncAttempt(BaseModel):
+    """One sync attempt of a record, as its Sync Status history shows it."""
+
+    at: datetime
+    actor: str = Field(description="Who tried: the import, the export's result, the system")
+    event: str = Field(description="What happened: import applied, export succeeded or failed, conflict, skip...")
+    status: SyncStatus = Field(description="The record's status after it")
+    operation: SyncOperation
+    record_version: int | None = None
+    message: str | None = Field(default=None, description="The error, the conflict or the skip reason")
+
+
 class SyncState(BaseModel):
     """Where one hub record stands against Salesforce."""
 
@@ -77,6 +92,9 @@ class SyncState(BaseModel):
     )
     revision: int = Field(
         default=0, ge=0, description="Counts the writes of this state: each is conditional on the one it read"
+    )
+    recent_attempts: list[SyncAttempt] = Field(
+        default_factory=list, description=f"The latest sync attempts, newest first (at most {ATTEMPTS_KEPT})"
     )
 
 

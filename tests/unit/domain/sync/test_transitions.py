@@ -16,7 +16,13 @@ from sync_core.domain.sync.transitions import (
     SyncEvent,
     transition,
 )
-from sync_core.domain.sync_state import SyncOperation, SyncState, SyncStatus, state_after_local_write
+from sync_core.domain.sync_state import (
+    ATTEMPTS_KEPT,
+    SyncOperation,
+    SyncState,
+    SyncStatus,
+    state_after_local_write,
+)
 
 NOW = datetime(2026, 3, 1, 9, 30, tzinfo=UTC)
 EARLIER = NOW - timedelta(hours=1)
@@ -199,3 +205,39 @@ def test_state_after_local_write_is_the_users_row_of_the_table() -> None:
         previous, entity=EntityName.ACCOUNT, record_id="ACC-000001", operation=UPD, record_version=4, now=NOW
     )
     assert (local.status, local.operation, local.record_version) == (ML, INS, 4)
+
+
+def test_a_state_keeps_its_latest_sync_attempts_newest_first_and_no_users_write() -> None:
+    current = state(ML, UPD)
+    for minute in range(ATTEMPTS_KEPT + 2):
+        failed = minute % 2 == 0
+        happened = Happened(
+            actor=E,
+            event=SyncEvent.EXPORT_FAILED_PERMANENT if failed else SyncEvent.EXPORT_SUCCEEDED,
+            record_version=3,
+            salesforce_id=SF_ID,
+            message=f"refused {minute}" if failed else None,
+        )
+        at = NOW + timedelta(minutes=minute)
+        current = transition(
+            current, happened, entity=EntityName.ACCOUNT, record_id="ACC-000001", now=at, entity_exports=True
+        ).state
+    current = transition(
+        current,
+        Happened(actor=U, event=SyncEvent.UPDATE, record_version=4),
+        entity=EntityName.ACCOUNT,
+        record_id="ACC-000001",
+        now=NOW + timedelta(hours=1),
+        entity_exports=True,
+    ).state
+    attempts = current.recent_attempts
+    assert len(attempts) == ATTEMPTS_KEPT  # bounded; the user's write is no sync attempt
+    assert [attempt.at for attempt in attempts] == [
+        NOW + timedelta(minutes=minute) for minute in range(ATTEMPTS_KEPT + 1, 1, -1)
+    ]
+    assert (attempts[0].event, attempts[0].status, attempts[0].message) == ("export succeeded", SYN, None)
+    assert (attempts[1].event, attempts[1].status, attempts[1].message) == (
+        "export failed, permanent",
+        ERR,
+        f"refused {ATTEMPTS_KEPT}",
+    )

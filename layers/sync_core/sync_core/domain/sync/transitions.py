@@ -18,6 +18,8 @@ from pydantic import BaseModel, Field
 
 from sync_core.domain.entities import EntityName
 from sync_core.domain.sync_state import (
+    ATTEMPTS_KEPT,
+    SyncAttempt,
     SyncOperation,
     SyncState,
     SyncStatus,
@@ -227,6 +229,18 @@ def transition(
         update["error"] = happened.message
     if rule.records_attempt:
         update["latest_attempt"] = now
+        attempt = SyncAttempt.model_validate(
+            {
+                "at": now,
+                "actor": happened.actor.value,
+                "event": happened.event.value,
+                "status": update["status"],
+                "operation": update["operation"],
+                "record_version": happened.record_version,
+                "message": happened.message,
+            }
+        )
+        update["recent_attempts"] = [attempt, *base.get("recent_attempts", [])][:ATTEMPTS_KEPT]
     if rule.links and happened.salesforce_id is not None:
         update["external_ref"] = happened.salesforce_id
     # A superseded export keeps the newer record version; any other event describes its own version.
