@@ -4,13 +4,12 @@ table, stopping and processing entities (both directions held, nothing lost), co
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from sync_core.domain.entities import EntityName
-from sync_core.domain.sync.changes import Change, ChangeDirection, ChangeSource
+from tests.support.change_events import inbound_account_change
 from tests.support.engine import Engine, running_engine
 
 
@@ -30,18 +29,6 @@ def _row(engine: Engine, entity: str, **kwargs: Any) -> dict[str, Any]:
 
 def _in_salesforce(engine: Engine, hub_id: str) -> dict[str, Any] | None:
     return next((row for row in engine.emulator.records("Account") if row.get("Hub_Id__c") == hub_id), None)
-
-
-def _inbound(salesforce_id: str, change_id: str, **values: Any) -> Change:
-    return Change(
-        direction=ChangeDirection.FROM_SALESFORCE,
-        entity=EntityName.ACCOUNT,
-        salesforce_id=salesforce_id,
-        source=ChangeSource.CHANGE_EVENT,
-        change_id=change_id,
-        stamp=datetime.now(UTC) + timedelta(seconds=5),
-        values=values,
-    )
 
 
 def _patch(engine: Engine, record_id: str, **fields: Any) -> None:
@@ -92,7 +79,7 @@ def test_a_stopped_entity_holds_both_directions_and_processing_sends_everything_
     # Meanwhile: a hub edit, a new hub record, and a change from Salesforce.
     _patch(engine, kept, phone="+31 10 000")
     new = engine.api("POST", "/records/Account", body={"name": "Born while stopped"}).body["id"]
-    engine.put_inbound(_inbound(salesforce_id, "held-1", Website="https://kept.example"))
+    engine.put_inbound(inbound_account_change(salesforce_id, "held-1", Website="https://kept.example"))
     engine.drain()
 
     assert _in_salesforce(engine, kept)["Phone"] is None  # type: ignore[index]

@@ -5,13 +5,12 @@ resolve one or a selection, replay dead letters; every write for administrators 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from sync_core.domain.entities import EntityName
-from sync_core.domain.sync.changes import Change, ChangeDirection, ChangeSource
+from tests.support.change_events import inbound_account_change
 from tests.support.engine import Engine, running_engine
 
 VALIDATION_RULE = {
@@ -45,18 +44,6 @@ def _linked_account(engine: Engine, name: str) -> tuple[str, str]:
     account = engine.api("POST", "/records/Account", body={"name": name}).body["id"]
     engine.drain()
     return account, engine.api("GET", f"/records/Account/{account}/sync-status").body["external_ref"]
-
-
-def _inbound(salesforce_id: str, change_id: str, **values: Any) -> Change:
-    return Change(
-        direction=ChangeDirection.FROM_SALESFORCE,
-        entity=EntityName.ACCOUNT,
-        salesforce_id=salesforce_id,
-        source=ChangeSource.CHANGE_EVENT,
-        change_id=change_id,
-        stamp=datetime.now(UTC) + timedelta(seconds=5),
-        values=values,
-    )
 
 
 def test_an_export_refused_by_salesforce_is_listed_and_clears_when_retried_after_the_fix(engine: Engine) -> None:
@@ -93,7 +80,7 @@ def test_an_export_refused_by_salesforce_is_listed_and_clears_when_retried_after
 
 def test_a_change_from_salesforce_retried_with_an_edited_payload_applies_and_clears(engine: Engine) -> None:
     account, salesforce_id = _linked_account(engine, "Edited")
-    engine.put_inbound(_inbound(salesforce_id, "too-long", Industry="I" * 60))
+    engine.put_inbound(inbound_account_change(salesforce_id, "too-long", Industry="I" * 60))
     engine.drain()
     [listed] = _errors(engine, direction="from Salesforce")
     assert (listed["record_id"], listed["code"]) == (account, "VALIDATION_FAILED")
@@ -247,7 +234,7 @@ def _conflict(engine: Engine) -> tuple[str, str, dict[str, Any]]:
     engine.drain()
     theirs = {"Phone": "+1 salesforce", "Website": "https://salesforce.example"}
     engine.emulator.user_change("update", "Account", salesforce_id, theirs)
-    engine.put_inbound(_inbound(salesforce_id, "user:2", **theirs))
+    engine.put_inbound(inbound_account_change(salesforce_id, "user:2", **theirs))
     engine.drain()
     [entry] = _errors(engine, code="CONFLICT")
     assert set(entry["payload"]["change"]["values"]) == {"Phone", "Website"}
@@ -301,7 +288,7 @@ def test_an_import_failure_outlives_an_export_success_and_clears_with_the_next_g
     """An export's success settles the export side only: the import's open entry stays remembered by the
     record, so the next change from Salesforce that applies resolves it by itself."""
     account, salesforce_id = _linked_account(engine, "Remembered")
-    engine.put_inbound(_inbound(salesforce_id, "too-long", Industry="I" * 60))
+    engine.put_inbound(inbound_account_change(salesforce_id, "too-long", Industry="I" * 60))
     engine.drain()
     [listed] = _errors(engine, direction="from Salesforce")
     assert (listed["record_id"], listed["status"]) == (account, "open")
@@ -315,7 +302,7 @@ def test_an_import_failure_outlives_an_export_success_and_clears_with_the_next_g
     assert engine.api("GET", f"/records/Account/{account}/sync-status").body["status"] == "Synchronized"
     assert _entry(engine, listed["ref"])["status"] == "open"  # not the export's to settle
 
-    later = _inbound(salesforce_id, "fixed", Industry="Energy")
+    later = inbound_account_change(salesforce_id, "fixed", Industry="Energy")
     engine.put_inbound(later.model_copy(update={"stamp": later.stamp + timedelta(seconds=5)}))
     engine.drain()
     assert engine.api("GET", f"/records/Account/{account}").body["fields"]["industry"] == "Energy"

@@ -12,8 +12,8 @@ import pytest
 
 from sync_core.domain.entities import EntityName
 from sync_core.domain.error_log import ErrorDirection, ErrorStatus, error_id
-from sync_core.domain.sync.changes import Change, ChangeDirection, ChangeSource
 from sync_core.domain.sync_state import SyncOperation
+from tests.support.change_events import inbound_account_change
 from tests.support.engine import Engine, running_engine
 from tests.support.faults import dynamodb_fails
 from tests.support.logs import captured_logs
@@ -45,18 +45,6 @@ def _error_entry(
 
     log = DynamoErrorLog(dynamodb_client(), error_log_table=engine.environment["ERROR_LOG_TABLE"])
     return log.get(error_id(entity, record_id, direction, operation))
-
-
-def _inbound(salesforce_id: str, change_id: str, stamp: datetime, **values: Any) -> Change:
-    return Change(
-        direction=ChangeDirection.FROM_SALESFORCE,
-        entity=EntityName.ACCOUNT,
-        salesforce_id=salesforce_id,
-        source=ChangeSource.CHANGE_EVENT,
-        change_id=change_id,
-        stamp=stamp,
-        values=values,
-    )
 
 
 # ---------------------------------------------------------------- export (hub -> Salesforce)
@@ -185,7 +173,7 @@ def test_an_inbound_change_of_a_new_salesforce_record_makes_one_hub_record_even_
     engine: Engine,
 ) -> None:
     [salesforce_id] = engine.emulator.seed("Account", [{"Name": "From Salesforce"}])
-    change = _inbound(salesforce_id, "tx-1:1", NOW, Name="From Salesforce", Phone="+44 20 7946 0000")
+    change = inbound_account_change(salesforce_id, "tx-1:1", NOW, Name="From Salesforce", Phone="+44 20 7946 0000")
     engine.put_inbound(change)
     engine.sqs.send_message(  # a redelivery after SQS's deduplication window: same change, new message
         QueueUrl=engine.environment["SYNC_QUEUE_URL"],
@@ -210,7 +198,7 @@ def test_an_inbound_change_of_a_new_salesforce_record_makes_one_hub_record_even_
 
 def test_a_change_queued_twice_within_the_deduplication_window_is_delivered_once(engine: Engine) -> None:
     [salesforce_id] = engine.emulator.seed("Account", [{"Name": "Queued twice"}])
-    change = _inbound(salesforce_id, "tx-dup:1", NOW, Name="Queued twice")
+    change = inbound_account_change(salesforce_id, "tx-dup:1", NOW, Name="Queued twice")
 
     engine.put_inbound(change, change)  # a producer retrying its send: same group, same deduplication id
     report = engine.drain()
@@ -223,7 +211,9 @@ def test_an_inbound_change_updates_the_linked_hub_record(engine: Engine) -> None
     engine.drain()
     salesforce_id = _status(engine, "Account", account)["external_ref"]
 
-    engine.put_inbound(_inbound(salesforce_id, "tx-2:1", datetime.now(UTC) + timedelta(seconds=5), Phone="555"))
+    engine.put_inbound(
+        inbound_account_change(salesforce_id, "tx-2:1", datetime.now(UTC) + timedelta(seconds=5), Phone="555")
+    )
     engine.drain()
 
     assert engine.api("GET", f"/records/Account/{account}").body["fields"]["phone"] == "555"
@@ -232,7 +222,7 @@ def test_an_inbound_change_updates_the_linked_hub_record(engine: Engine) -> None
 
 def test_an_inbound_change_failing_every_attempt_is_dead_lettered_with_a_dead_error_entry(engine: Engine) -> None:
     [salesforce_id] = engine.emulator.seed("Account", [{"Name": "Throttled"}])
-    engine.put_inbound(_inbound(salesforce_id, "tx-3:1", NOW, Name="Throttled"))
+    engine.put_inbound(inbound_account_change(salesforce_id, "tx-3:1", NOW, Name="Throttled"))
 
     with dynamodb_fails("TransactWriteItems", "ProvisionedThroughputExceededException", times=1000):
         report = engine.drain()
@@ -269,7 +259,7 @@ def test_a_record_created_in_salesforce_then_edited_in_the_hub_updates_that_reco
     engine: Engine,
 ) -> None:
     [salesforce_id] = engine.emulator.seed("Account", [{"Name": "Born in Salesforce"}])
-    engine.put_inbound(_inbound(salesforce_id, "born:1", NOW, Name="Born in Salesforce"))
+    engine.put_inbound(inbound_account_change(salesforce_id, "born:1", NOW, Name="Born in Salesforce"))
     engine.drain()
     [record] = engine.api("GET", "/records/Account", query={"salesforce_id": salesforce_id}).body["items"]
 
@@ -295,7 +285,7 @@ def test_an_export_sends_only_what_the_hub_changed_so_a_salesforce_users_edit_me
     [row] = _in_salesforce(engine, "Account", account)
     assert (row["Phone"], row["Description"]) == ("555", "set in Salesforce")
     stamp = datetime.now(UTC) + timedelta(seconds=5)
-    engine.put_inbound(_inbound(salesforce_id, "user:1", stamp, Description="set in Salesforce"))
+    engine.put_inbound(inbound_account_change(salesforce_id, "user:1", stamp, Description="set in Salesforce"))
     engine.drain()
     fields = engine.api("GET", f"/records/Account/{account}").body["fields"]
     assert (fields["phone"], fields["description"]) == ("555", "set in Salesforce")
@@ -321,7 +311,9 @@ def test_a_conflict_the_hub_wins_exports_the_hubs_side_again(engine: Engine) -> 
     assert _status(engine, "Account", account)["status"] == "Error"
     # A Salesforce user edits the same field: a conflict, which the hub wins by policy.
     engine.emulator.user_change("update", "Account", salesforce_id, {"Phone": "salesforce"})
-    engine.put_inbound(_inbound(salesforce_id, "user:2", datetime.now(UTC) + timedelta(seconds=5), Phone="salesforce"))
+    engine.put_inbound(
+        inbound_account_change(salesforce_id, "user:2", datetime.now(UTC) + timedelta(seconds=5), Phone="salesforce")
+    )
 
     with captured_logs() as lines:
         engine.drain()
@@ -336,12 +328,12 @@ def test_an_edit_event_of_a_salesforce_record_the_hub_does_not_have_yet_waits_fo
     """Change events arrive out of order: an edit naming only Phone cannot create the record (no Name). It waits
     in DynamoDB, not in the error log, and applies once the record's create has linked it."""
     [salesforce_id] = engine.emulator.seed("Account", [{"Name": "Late create", "Phone": "555"}])
-    engine.put_inbound(_inbound(salesforce_id, "late:2", NOW + timedelta(seconds=1), Phone="555"))
+    engine.put_inbound(inbound_account_change(salesforce_id, "late:2", NOW + timedelta(seconds=1), Phone="555"))
     with captured_logs() as lines:
         engine.drain()
     assert [line["outcome"] for line in lines if "outcome" in line] == ["parked"]
 
-    engine.put_inbound(_inbound(salesforce_id, "late:1", NOW, Name="Late create"))
+    engine.put_inbound(inbound_account_change(salesforce_id, "late:1", NOW, Name="Late create"))
     engine.drain()
 
     [record] = engine.api("GET", "/records/Account", query={"salesforce_id": salesforce_id}).body["items"]

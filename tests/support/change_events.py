@@ -3,11 +3,12 @@ consumer's own mapping (sync_core.domain.sync.change_events), without a Salesfor
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sync_core.domain.entities import EntityName
 from sync_core.domain.sync.change_events import ChangeEventPayload, plan_change_event
-from sync_core.domain.sync.changes import Change
+from sync_core.domain.sync.changes import Change, ChangeDirection, ChangeSource
 
 
 def change_from_event(event: dict[str, Any], entity: EntityName, record_index: int = 0) -> Change:
@@ -17,3 +18,17 @@ def change_from_event(event: dict[str, Any], entity: EntityName, record_index: i
     plan = plan_change_event(payload, entity, hub_client_id="")
     assert not plan.reread_fields and not plan.reread_records, "this event needs a Salesforce read"
     return plan.changes[record_index]
+
+
+def inbound_account_change(salesforce_id: str, change_id: str, stamp: datetime | None = None, **values: Any) -> Change:
+    """A change event's change of an Account, as the sync queue carries it; by default stamped a little after now
+    (newer than anything the test wrote before)."""
+    return Change(
+        direction=ChangeDirection.FROM_SALESFORCE,
+        entity=EntityName.ACCOUNT,
+        salesforce_id=salesforce_id,
+        source=ChangeSource.CHANGE_EVENT,
+        change_id=change_id,
+        stamp=stamp if stamp is not None else datetime.now(UTC) + timedelta(seconds=5),
+        values=values,
+    )
