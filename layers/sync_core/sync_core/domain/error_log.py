@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -74,6 +75,11 @@ def error_id_of_ref(ref: str) -> str | None:
 
 def error_id(entity: EntityName, record_id: str, direction: ErrorDirection, operation: SyncOperation) -> str:
     return f"{entity.value}#{record_id}#{direction.value}#{operation.value}"
+
+
+def remembering(open_errors: Iterable[str], entry_id: str) -> list[str]:
+    """A record's open error-log ids with `entry_id` among them (once, in a stable order)."""
+    return sorted({*open_errors, entry_id})
 
 
 def import_side(entry_ids: list[str]) -> list[str]:

@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from sync_core.domain.entities import EntityName
-from sync_core.domain.error_log import ErrorDirection, ErrorStatus
+from sync_core.domain.error_log import ErrorDirection, ErrorStatus, remembering
 from sync_core.domain.records import HubRecord
 from sync_core.domain.sync.changes import Change, ChangeSource, export_change
 from sync_core.domain.sync.config import effective_mapping
@@ -257,7 +257,7 @@ class FirstLoadService:
                 Happened(
                     actor=Actor.SYNC_IMPORT, event=SyncEvent.CONFLICT, operation=SyncOperation.INSERT, message=message
                 ),
-                state_changes={"open_errors": sorted({*held, entry.id})},
+                state_changes={"open_errors": remembering(held, entry.id)},
             ),
             previous=state,
         )

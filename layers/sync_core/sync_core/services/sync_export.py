@@ -25,7 +25,7 @@ from typing import Any
 
 from sync_core.domain.cases.salesforce_case import WORKFLOW_CONFLICT
 from sync_core.domain.entities import EntityName
-from sync_core.domain.error_log import ErrorDirection, ErrorStatus, error_id, import_side, resolved
+from sync_core.domain.error_log import ErrorDirection, ErrorStatus, error_id, import_side, remembering, resolved
 from sync_core.domain.records import HubRecord
 from sync_core.domain.salesforce import DeferralReason, RecordResult, WriteOutcome
 from sync_core.domain.sync.hub_schema import get_path
@@ -253,7 +253,7 @@ class SyncExportService:
                 continue
             happened = Happened(actor=Actor.EXPORT_RESULT, event=SyncEvent.EXPORT_DEAD, message=message)
             entry_id = error_id(key.entity, key.record_id, ErrorDirection.TO_SALESFORCE, state.operation)
-            remembered = {"open_errors": sorted({*state.open_errors, entry_id})}
+            remembered = {"open_errors": remembering(state.open_errors, entry_id)}
             self._writer.write(RecordWrite(key, happened, state_changes=remembered), previous=state)
             self._errors.record_failure(
                 entity=key.entity,
@@ -325,7 +325,7 @@ class SyncExportService:
         event = SyncEvent.EXPORT_FAILED_RETRYABLE if retryable else SyncEvent.EXPORT_FAILED_PERMANENT
         entry_id = error_id(key.entity, key.record_id, ErrorDirection.TO_SALESFORCE, SyncOperation.DELETE)
         happened = Happened(actor=Actor.EXPORT_RESULT, event=event, message=message)
-        remembered = {"open_errors": sorted({*state.open_errors, entry_id})}
+        remembered = {"open_errors": remembering(state.open_errors, entry_id)}
         self._writer.write(RecordWrite(key, happened, state_changes=remembered), previous=state)
         self._errors.record_failure(
             entity=key.entity,
@@ -621,7 +621,7 @@ class SyncExportService:
         operation = item.state.operation if item.state is not None else SyncOperation.INSERT
         entry_id = error_id(item.key.entity, item.key.record_id, ErrorDirection.TO_SALESFORCE, operation)
         held = item.state.open_errors if item.state is not None else []
-        return operation, {"open_errors": sorted({*held, entry_id})}
+        return operation, {"open_errors": remembering(held, entry_id)}
 
     def _requeue_children(self, report: ExportReport) -> None:
         by_kind: dict[str, set[str]] = {}

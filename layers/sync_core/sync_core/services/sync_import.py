@@ -26,7 +26,7 @@ from pydantic import ValidationError
 from sync_core.domain.cases.models import Case, store_form
 from sync_core.domain.cases.salesforce_case import WORKFLOW_CONFLICT, WorkflowConflict, case_status_change
 from sync_core.domain.entities import ENTITY_MODELS, EntityName, format_record_id
-from sync_core.domain.error_log import ErrorDirection, ErrorStatus, error_id, resolved
+from sync_core.domain.error_log import ErrorDirection, ErrorStatus, error_id, remembering, resolved
 from sync_core.domain.records import SYNC_ACTOR_PREFIX, HubRecord
 from sync_core.domain.sync.changes import Change, ChangeDirection, ChangeOperation, ChangeSource, export_change
 from sync_core.domain.sync.conflicts import Resolution, is_conflict, resolve_conflict
@@ -209,7 +209,7 @@ class SyncImportService:
                     happened=Happened(
                         actor=Actor.SYNC_IMPORT, event=SyncEvent.IMPORT_FAILED, operation=operation, message=message
                     ),
-                    state_changes={"open_errors": sorted({*held, entry_id})},
+                    state_changes={"open_errors": remembering(held, entry_id)},
                 ),
                 previous=state,
             )
@@ -437,7 +437,7 @@ class _Attempt:
             return self.result(Applied.CONFLICT_HUB_KEPT, outcome.message, queue_export=True)
         happened = self.import_happened(SyncEvent.CONFLICT, SyncOperation.UPDATE, message=outcome.message)
         entry_id = error_id(self.entity, self.key.record_id, ErrorDirection.FROM_SALESFORCE, SyncOperation.UPDATE)
-        remembered = {"open_errors": sorted({*(self.state.open_errors if self.state else []), entry_id})}
+        remembered = {"open_errors": remembering((self.state.open_errors if self.state else []), entry_id)}
         self.service._writer.write(
             RecordWrite(self.key, happened, link=self.relink, state_changes=remembered), previous=self.state
         )
@@ -655,7 +655,7 @@ class _Attempt:
         entry_id = error_id(self.entity, self.key.record_id, ErrorDirection.FROM_SALESFORCE, SyncOperation.UPDATE)
         refused = {name.lower() for name in changes}
         hashes = {name: held for name, held in self.state.synced_field_hashes.items() if name not in refused}
-        remembered = {"open_errors": sorted({*self.state.open_errors, entry_id}), "synced_field_hashes": hashes}
+        remembered = {"open_errors": remembering(self.state.open_errors, entry_id), "synced_field_hashes": hashes}
         self.service._writer.write(RecordWrite(self.key, happened, state_changes=remembered), previous=self.state)
         self.service._errors.record_failure(
             entity=self.entity,
@@ -688,7 +688,7 @@ class _Attempt:
         if self.state is not None:
             happened = self.import_happened(SyncEvent.IMPORT_FAILED, operation, message=message)
             entry_id = error_id(self.entity, self.key.record_id, ErrorDirection.FROM_SALESFORCE, operation)
-            remembered = {"open_errors": sorted({*self.state.open_errors, entry_id})}
+            remembered = {"open_errors": remembering(self.state.open_errors, entry_id)}
             self.service._writer.write(RecordWrite(self.key, happened, state_changes=remembered), previous=self.state)
         self.service._errors.record_failure(
             entity=self.entity,
